@@ -1,0 +1,110 @@
+"""Benchmark: the course's mini-GPT pretrained on Shakespeare, characters, for a fixed wall-clock budget.
+
+The configuration is the one nanoGPT documents for a laptop CPU (config/train_shakespeare_char.py
+with its "on a macbook" overrides): 4 layers, 4 heads, 128 dimensions, block 64, batch 12,
+dropout 0, lr 1e-3 decaying to 1e-4 (cosine, 100 warm-up steps), AdamW beta2 0.99, weight decay 0.1,
+gradient clipping 1.0, 20 evaluation batches, no torch.compile. The data is the course's Shakespeare
+(the 42 works joined, 84 distinct characters), 90/10 train/validation split.
+
+Prints tokens per second, steps and validation loss, and writes bench/results/pretraining.json with
+``tokens_per_s``, ``steps``, ``val_loss``, ``seconds`` (training time, evaluations excluded).
+
+    python bench/pretraining.py              # 5 minutes of training, schedule over 2,000+ steps
+    python bench/pretraining.py --seconds 90 # the target's 90 s
+    python bench/pretraining.py --quick      # under 60 s on 2 CPU cores
+    python bench/pretraining.py --threads 1  # when other programs share the cores (OpenMP waits badly)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
+from helpers import data  # noqa: E402
+from helpers.device import describe, get_device  # noqa: E402
+from helpers.pretraining import CharVocab, TrainConfig, causal_lm_batch, estimate_loss, split_tokens, train  # noqa: E402
+from helpers.transformer import GPT, GPTConfig  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "pretraining.json"
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=300.0, help="training wall-clock budget")
+    ap.add_argument("--iters", type=int, default=None,
+                    help="schedule length (lr decay ends here); default: 2000, or 6000 for budgets over 120 s")
+    ap.add_argument("--quick", action="store_true", help="a 25 s budget and 1,000-step schedule")
+    ap.add_argument("--eval-interval", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: torch's choice); 1 is faster on a CPU busy with other work")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.seconds, args.iters = 25.0, args.iters or 1000
+    iters = args.iters or (2000 if args.seconds <= 120 else 6000)
+
+    device = get_device()
+    text = data.shakespeare_text()
+    vocab = CharVocab(text)
+    ids = torch.tensor(vocab.encode(text), dtype=torch.long)
+    train_ids, val_ids = split_tokens(ids, 0.1)
+    mcfg = GPTConfig(vocab_size=len(vocab), block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
+    tcfg = TrainConfig(max_iters=iters, batch_size=12, learning_rate=1e-3, min_lr=1e-4, warmup_iters=100,
+                       weight_decay=0.1, beta2=0.99, grad_clip=1.0, eval_interval=args.eval_interval,
+                       eval_iters=20, seed=1337, max_seconds=args.seconds)
+
+    def get_batch(split, g):
+        return causal_lm_batch(train_ids if split == "train" else val_ids, mcfg.block_size,
+                               tcfg.batch_size, g, device)
+
+    torch.manual_seed(tcfg.seed)
+    model = GPT(mcfg).to(device)
+    print(f"{len(vocab)} characters, {len(train_ids):,} train / {len(val_ids):,} val tokens; "
+          f"{model.num_params() / 1e6:.2f}M parameters; {describe(device)}")
+    wall = time.perf_counter()
+    hist = train(model, get_batch, tcfg, progress=sys.stderr.isatty())
+    wall = time.perf_counter() - wall
+    # the final validation loss over 100 batches, steadier than the 20 of the periodic evaluations
+    final = estimate_loss(model, get_batch, 20 if args.quick else 100, seed=0, device=device, splits=("val",))["val"]
+    steps = hist["step"][-1]
+    result = {
+        "tokens_per_s": round(hist["tokens"] / hist["seconds"], 1),
+        "steps": steps,
+        "val_loss": round(hist["val"][-1], 4),
+        "val_loss_final_eval": round(final, 4),  # 100 batches (20 with --quick)
+        "seconds": round(hist["seconds"], 2),
+        "wall_seconds_with_evals": round(wall, 2),
+        "schedule_iters": iters,
+        "budget_seconds": args.seconds,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "val_curve": {str(s): round(v, 4) for s, v in zip(hist["eval_step"], hist["val"])},
+        "config": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "batch_size": 12,
+                   "dropout": 0.0, "lr": 1e-3, "min_lr": 1e-4, "warmup": 100, "beta2": 0.99,
+                   "weight_decay": 0.1, "eval_iters": 20, "vocab_size": len(vocab)},
+        "machine": {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+    }
+    print(f"\n{'tokens/s':>10} {'steps':>6} {'val_loss':>9} {'seconds':>8}")
+    print(f"{result['tokens_per_s']:>10,.0f} {steps:>6} {result['val_loss']:>9.4f} {result['seconds']:>8.1f}")
+    print(f"validation loss, final evaluation: {final:.4f}")
+    if not args.quick or args.out != RESULTS:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

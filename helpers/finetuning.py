@@ -1,0 +1,371 @@
+"""Fine-tuning a pretrained encoder for classification: a head, freezing, LoRA, a loop, metrics.
+
+    model = SequenceClassifier(encoder, num_labels=2)    # the course's Encoder or a transformers model
+    freeze(model.encoder)                                # head only
+    add_lora(model, r=8)                                 # or: low-rank adapters, through peft
+    history = fine_tune(model, tokenizer, splits["train"], splits["validation"], epochs=3)
+    evaluate(model, tokenizer, splits["test"])           # accuracy, precision, recall, F1, confusion
+
+The loop evaluates on the validation split after every epoch, keeps the best weights (early
+stopping with ``patience``), and, given ``checkpoint_dir``, saves a checkpoint after every epoch
+(atomically, with safetensors) from which a new call resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .device import autocast, get_device, seed_everything
+from .transformer import mean_pool
+
+# --------------------------------------------------------------------------------------------
+# The model: an encoder and a classification head
+# --------------------------------------------------------------------------------------------
+
+
+def encoder_hidden_size(encoder: nn.Module) -> int:
+    config = getattr(encoder, "config", None)
+    size = getattr(config, "hidden_size", None)
+    if size is None:
+        raise ValueError("Cannot tell the encoder's hidden size; pass hidden_size= explicitly.")
+    return int(size)
+
+
+class SequenceClassifier(nn.Module):
+    """An encoder, a pooling step (mean of tokens, or the first [CLS] token) and a linear head.
+
+    ``encoder`` is the course's ``helpers.transformer.Encoder`` (returns hidden states) or any
+    transformers encoder (returns an output with ``last_hidden_state``).
+    """
+
+    def __init__(self, encoder: nn.Module, num_labels: int = 2, pooling: str = "mean",
+                 dropout: float = 0.1, hidden_size: int | None = None):
+        super().__init__()
+        if pooling not in ("mean", "cls"):
+            raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}.")
+        if num_labels < 2:
+            raise ValueError(f"a classifier needs at least 2 labels, got num_labels={num_labels}.")
+        self.encoder, self.pooling, self.num_labels = encoder, pooling, num_labels
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size or encoder_hidden_size(encoder), num_labels)
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        """(batch, tokens) ids and 0/1 mask -> logits (batch, num_labels)."""
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                           **({"token_type_ids": token_type_ids} if token_type_ids is not None else {}))
+        hidden = getattr(out, "last_hidden_state", out)  # (batch, tokens, hidden)
+        pooled = mean_pool(hidden, attention_mask) if self.pooling == "mean" else hidden[:, 0]
+        return self.head(self.dropout(pooled))  # (batch, num_labels)
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Stop training ``module``'s parameters (for example the encoder: head-only fine-tuning)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def unfreeze(module: nn.Module) -> nn.Module:
+    for p in module.parameters():
+        p.requires_grad_(True)
+    return module
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameters, each shared tensor counted once."""
+    seen, trainable, total = set(), 0, 0
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return trainable, total
+
+
+# Linear layers that LoRA adapts by default: attention's projections in both layouts.
+LORA_TARGETS = {
+    "course": ["c_attn", "attn.c_proj"],  # helpers.transformer.Encoder
+    "bert": ["query", "key", "value", "attention.output.dense"],  # transformers BertModel
+}
+
+
+def add_lora(model: SequenceClassifier, r: int = 8, alpha: int = 16, dropout: float = 0.1,
+             target_modules: Sequence[str] | None = None) -> SequenceClassifier:
+    """Freeze the encoder and add low-rank adapters (peft's LoRA) to its attention projections.
+
+    Only the adapters and the classification head stay trainable. Works on transformers encoders
+    and on the course's own Encoder alike (peft injects adapters into any ``nn.Linear`` by name).
+    """
+    from peft import LoraConfig, inject_adapter_in_model
+
+    if target_modules is None:
+        names = {n for n, _ in model.encoder.named_modules()}
+        target_modules = LORA_TARGETS["course"] if any(n.endswith("c_attn") for n in names) \
+            else LORA_TARGETS["bert"]
+    freeze(model.encoder)
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules))
+    inject_adapter_in_model(config, model.encoder)  # adds trainable lora_A / lora_B beside each Linear
+    unfreeze(model.head)
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# Data checks and batching
+# --------------------------------------------------------------------------------------------
+
+
+def check_labels(labels, num_labels: int, split: str = "train", require_all: bool = True) -> np.ndarray:
+    """Labels as an int64 array, with clear errors for non-integers, values out of range, and a
+    class missing from the training split."""
+    arr = np.asarray(labels)
+    if arr.size == 0:
+        raise ValueError(f"The {split} split is empty: nothing to fine-tune or evaluate on "
+                         f"(did a filter remove every example?).")
+    if not (np.issubdtype(arr.dtype, np.integer) or (arr.dtype == float and np.all(arr == arr.round()))):
+        raise TypeError(f"{split} labels must be integers 0..{num_labels - 1}; got dtype {arr.dtype} "
+                        f"(e.g. {arr.flat[0]!r}). Map label names to integers first.")
+    arr = arr.astype(np.int64)
+    bad = arr[(arr < 0) | (arr >= num_labels)]
+    if bad.size:
+        raise ValueError(f"{split} labels must lie in 0..{num_labels - 1}; found {sorted(set(bad.tolist()))[:5]}.")
+    missing = sorted(set(range(num_labels)) - set(arr.tolist()))
+    if require_all and missing:
+        raise ValueError(f"Class(es) {missing} never occur in the {split} split: the model cannot learn "
+                         f"them. Use a stratified split (helpers.data.sentiment does) or fewer labels.")
+    return arr
+
+
+@dataclass
+class Encoded:
+    input_ids: torch.Tensor  # (n, tokens)
+    attention_mask: torch.Tensor  # (n, tokens)
+    labels: torch.Tensor  # (n,)
+    truncated: int  # how many texts were cut at max_length
+
+
+def encode(tokenizer, texts: Sequence[str], labels, num_labels: int, max_length: int = 64,
+           split: str = "train") -> Encoded:
+    """Tokenise ``texts`` to at most ``max_length`` tokens (padding to the longest), counting how
+    many had to be truncated, and check the labels."""
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels in the {split} split.")
+    y = check_labels(labels, num_labels, split, require_all=(split == "train"))
+    limit = getattr(tokenizer, "model_max_length", max_length) or max_length
+    max_length = min(max_length, limit)
+    full = tokenizer(list(texts), truncation=False, add_special_tokens=True)["input_ids"]
+    truncated = sum(len(ids) > max_length for ids in full)
+    if truncated:
+        print(f"Note: {truncated} of {len(texts)} {split} texts are longer than {max_length} tokens "
+              f"and were truncated.")
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    return Encoded(enc["input_ids"], enc["attention_mask"], torch.from_numpy(y), truncated)
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------
+
+
+def classification_metrics(y_true, y_pred) -> dict:
+    """Accuracy, macro precision, recall and F1, and the confusion matrix (scikit-learn)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(p),
+            "recall": float(r), "f1": float(f), "confusion": confusion_matrix(y_true, y_pred).tolist()}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None) -> np.ndarray:
+    """Predicted labels for every example of ``batch``."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    preds = []
+    for i in range(0, len(batch.labels), batch_size):
+        ids = batch.input_ids[i:i + batch_size].to(device)
+        mask = batch.attention_mask[i:i + batch_size].to(device)
+        with autocast(device):
+            preds.append(model(ids, mask).argmax(-1).cpu())
+    return torch.cat(preds).numpy()
+
+
+def evaluate(model: SequenceClassifier, tokenizer, data, max_length: int = 64, batch_size: int = 64) -> dict:
+    """Metrics of ``model`` on a LabelledTexts split (see ``classification_metrics``)."""
+    enc = encode(tokenizer, data.texts, data.labels, model.num_labels, max_length, split="evaluation")
+    return classification_metrics(enc.labels.numpy(), predict(model, enc, batch_size))
+
+
+# --------------------------------------------------------------------------------------------
+# The loop, with early stopping and resumable checkpoints
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class History:
+    train_loss: list[float] = field(default_factory=list)  # mean loss of each epoch
+    val_accuracy: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    stopped_early: bool = False
+
+    @property
+    def best_accuracy(self) -> float:
+        return self.val_accuracy[self.best_epoch] if self.best_epoch >= 0 else float("nan")
+
+
+def _atomic_save(tensors: dict, meta: dict, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
+                  metadata={"course": json.dumps(meta)})
+        os.replace(tmp, path)  # the old checkpoint stays valid until the new one is whole
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {k: v for k, v in model.state_dict().items() if k in names}
+
+
+def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs: int = 3,
+              batch_size: int = 32, lr: float = 5e-5, weight_decay: float = 0.01, max_length: int = 64,
+              patience: int = 2, max_steps: int | None = None, checkpoint_dir: str | Path | None = None,
+              seed: int = 0, device=None) -> History:
+    """Train the trainable parameters of ``model`` with AdamW and a linear decay, evaluating on the
+    validation split after every epoch; stop after ``patience`` epochs without improvement and
+    load back the best weights. With ``checkpoint_dir``, resume from ``last.safetensors`` there."""
+    device = torch.device(device) if device is not None else get_device()
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("No parameter of the model is trainable: unfreeze the head (or add LoRA).")
+    tr = encode(tokenizer, train.texts, train.labels, model.num_labels, max_length, "train")
+    va = encode(tokenizer, validation.texts, validation.labels, model.num_labels, max_length, "validation")
+    steps_per_epoch = -(-len(tr.labels) // batch_size)
+    total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / max(total, 1)))
+    history, start_epoch, best = History(), 0, None
+    ckpt = Path(checkpoint_dir) / "last.safetensors" if checkpoint_dir else None
+    if ckpt and ckpt.exists():
+        start_epoch, history, best = _resume(model, opt, sched, ckpt)
+        print(f"Resumed from {ckpt} after epoch {start_epoch} (best validation accuracy "
+              f"{history.best_accuracy:.3f}).")
+    step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, epochs):
+        order = torch.randperm(len(tr.labels), generator=torch.Generator().manual_seed(seed + epoch))
+        model.train()
+        losses = []
+        for i in tqdm(range(0, len(order), batch_size), desc=f"epoch {epoch + 1}/{epochs}", leave=False):
+            if step >= total:
+                break
+            idx = order[i:i + batch_size]
+            with autocast(device):
+                logits = model(tr.input_ids[idx].to(device), tr.attention_mask[idx].to(device))
+            loss = F.cross_entropy(logits.float(), tr.labels[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(loss.item())
+        acc = classification_metrics(va.labels.numpy(), predict(model, va, device=device))["accuracy"]
+        history.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
+        history.val_accuracy.append(acc)
+        if history.best_epoch < 0 or acc > history.best_accuracy:
+            history.best_epoch, best = epoch, {k: v.detach().clone() for k, v in _trainable_state(model).items()}
+        if ckpt:
+            _save(model, opt, sched, best, history, epoch + 1, ckpt)
+        if epoch - history.best_epoch >= patience:
+            history.stopped_early = True
+            break
+        if step >= total:
+            break
+    if best is not None:
+        model.load_state_dict(best, strict=False)  # the best epoch's weights, not the last
+    return history
+
+
+def _save(model, opt, sched, best, history, epochs_done, path: Path) -> None:
+    tensors = {f"model.{k}": v for k, v in _trainable_state(model).items()}
+    tensors.update({f"best.{k}": v for k, v in best.items()})
+    opt_state = opt.state_dict()
+    for i, st in opt_state["state"].items():
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"opt.{i}.{k}"] = v.reshape(-1) if v.dim() == 0 else v
+    meta = {"epochs_done": epochs_done, "history": asdict(history), "sched": sched.state_dict(),
+            "param_groups": opt_state["param_groups"], "trainable": sorted(_trainable_state(model))}
+    _atomic_save(tensors, meta, path)
+
+
+def _resume(model, opt, sched, path: Path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["course"])
+    tensors = load_file(str(path))
+    mine = sorted(_trainable_state(model))
+    if meta["trainable"] != mine:
+        raise ValueError(f"The checkpoint {path} was made with other trainable parameters "
+                         f"({len(meta['trainable'])} vs {len(mine)} now): another configuration. "
+                         f"Delete it or use another checkpoint_dir.")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=False)
+    state = {}
+    for key, v in tensors.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = v.reshape(()) if name == "step" else v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    sched.load_state_dict(meta["sched"])
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+    return meta["epochs_done"], History(**meta["history"]), best
+
+
+# --------------------------------------------------------------------------------------------
+# Saved models
+# --------------------------------------------------------------------------------------------
+
+REQUIRED_FILES = ("config.json",)
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+
+
+def check_saved_model_dir(path: str | Path) -> Path:
+    """A ``save_pretrained`` folder that has what loading needs, or a clear error naming what is missing."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"No saved model folder at {path}. Save one with model.save_pretrained({str(path)!r}).")
+    missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
+    if not any((path / f).exists() for f in WEIGHT_FILES):
+        missing.append(" or ".join(WEIGHT_FILES))
+    if not any((path / f).exists() for f in TOKENIZER_FILES):
+        missing.append(" or ".join(TOKENIZER_FILES) + " (save the tokenizer too: tokenizer.save_pretrained)")
+    if missing:
+        raise FileNotFoundError(f"The saved model folder {path} is missing: {', '.join(missing)}.")
+    return path
+
+
+def seeded_classifier(encoder: nn.Module, num_labels: int = 2, seed: int = 0, **kw) -> SequenceClassifier:
+    """A SequenceClassifier whose head is initialised from ``seed`` (so the ways compare fairly)."""
+    seed_everything(seed)
+    return SequenceClassifier(encoder, num_labels, **kw)

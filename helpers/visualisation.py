@@ -1,0 +1,137 @@
+"""Plots and widgets the notebooks share. Everything draws with matplotlib and ipywidgets only:
+no JavaScript from a CDN, so it works in JupyterLab with no network.
+
+    attention_heatmap(weights, tokens)                 one (tokens, tokens) matrix, tokens on both axes
+    attention_viewer(tokens, attentions)               pick a layer and a head with widgets
+    interactive_plot(draw, temperature=slider, ...)    any plot redrawn when its controls move
+
+Interactive plots are PNGs in an ``ipywidgets.Image``, redrawn when a control changes, rather than
+``ipywidgets.interact``: interact captures output in an Output widget, which can hang headless
+runs (papermill, nbval) waiting for a front end that is not there.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+
+def _as_numpy(weights):
+    if isinstance(weights, torch.Tensor):
+        return weights.detach().float().cpu().numpy()
+    return weights
+
+
+def attention_heatmap(weights, tokens: Sequence[str], key_tokens: Sequence[str] | None = None,
+                      ax=None, title: str = "", cmap: str = "viridis", colorbar: bool = True):
+    """Draw one attention matrix (queries down, keys across) with the tokens as tick labels."""
+    import matplotlib.pyplot as plt
+
+    w = _as_numpy(weights)
+    key_tokens = tokens if key_tokens is None else key_tokens
+    if w.shape != (len(tokens), len(key_tokens)):
+        raise ValueError(f"weights of shape {w.shape} do not fit {len(tokens)} query tokens and "
+                         f"{len(key_tokens)} key tokens.")
+    if ax is None:
+        size = max(3.0, 0.32 * len(key_tokens) + 1.5)
+        _, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(w, cmap=cmap, vmin=0.0, vmax=max(float(w.max()), 1e-6))
+    ax.set_xticks(range(len(key_tokens)), key_tokens, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def attention_grid(attentions, tokens: Sequence[str], layer: int, heads: Sequence[int] | None = None,
+                   cols: int = 4):
+    """Every head of one layer side by side. ``attentions``: sequence of (heads, T, T) per layer."""
+    import matplotlib.pyplot as plt
+
+    a = _as_numpy(attentions[layer])
+    heads = list(range(a.shape[0])) if heads is None else list(heads)
+    rows = (len(heads) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for ax in axes.flat[len(heads):]:
+        ax.axis("off")
+    for ax, h in zip(axes.flat, heads):
+        ax.imshow(a[h], cmap="viridis", vmin=0.0)
+        ax.set_title(f"layer {layer}, head {h}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def _png(draw, figsize) -> bytes:
+    """Render a figure off-screen (no pyplot, so nothing is shown inline) and return PNG bytes."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    draw(fig.add_subplot())
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
+
+
+def interactive_plot(draw, figsize=(5.0, 3.0), **controls):
+    """Controls (ipywidgets) above a plot that ``draw(ax, **values)`` redraws whenever one changes.
+
+    Returns the widget (display it); ``widget.image.value`` holds the current PNG, and
+    ``widget.draw()`` redraws on demand (for tests).
+    """
+    import ipywidgets as widgets
+
+    if not controls:
+        raise ValueError("give at least one control, e.g. temperature=widgets.FloatSlider(...).")
+    image = widgets.Image(format="png", layout=widgets.Layout(width=f"{int(figsize[0] * 90)}px"))
+
+    def redraw(*_):
+        values = {name: c.value for name, c in controls.items()}
+        image.value = _png(lambda ax: draw(ax, **values), figsize=figsize)
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    widget = widgets.VBox([widgets.HBox(list(controls.values())), image])
+    widget.draw, widget.image = redraw, image
+    return widget
+
+
+def attention_viewer(tokens: Sequence[str], attentions):
+    """An interactive viewer: choose a layer and a head (or their mean), see who attends to whom.
+
+    ``attentions``: a sequence (one per layer) of (heads, T, T) tensors or arrays for ONE sentence,
+    e.g. ``[a[0] for a in encoder.inspect(ids).attentions]``. Returns the widget (display it).
+    """
+    import ipywidgets as widgets
+
+    layers = [_as_numpy(a) for a in attentions]
+    if not layers:
+        raise ValueError("attentions is empty: give one (heads, T, T) array per layer.")
+    n_heads, T, _ = layers[0].shape
+    if T != len(tokens):
+        raise ValueError(f"{len(tokens)} tokens but attention matrices of size {T} x {T}: "
+                         f"give the attentions of one sentence (index the batch).")
+    layer = widgets.IntSlider(0, 0, len(layers) - 1, description="layer", continuous_update=False)
+    head = widgets.Dropdown(options=[("mean of heads", -1)] + [(f"head {h}", h) for h in range(n_heads)],
+                            value=0, description="head")
+    size = max(3.0, 0.32 * T + 1.5)
+
+    def draw(ax, layer, head):
+        a = layers[layer]
+        w = a.mean(axis=0) if head == -1 else a[head]
+        name = "mean of heads" if head == -1 else f"head {head}"
+        attention_heatmap(w, tokens, ax=ax, title=f"layer {layer}, {name}")
+
+    return interactive_plot(draw, figsize=(size + 1, size), layer=layer, head=head)

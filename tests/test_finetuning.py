@@ -1,0 +1,154 @@
+"""helpers.finetuning on a tiny encoder: the head learns, freezing and LoRA train what they should,
+checkpoints resume, and bad input gets clear errors."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from helpers import data
+from helpers.data import LabelledTexts
+from helpers.finetuning import (SequenceClassifier, add_lora, check_labels, check_saved_model_dir,
+                                classification_metrics, count_parameters, encode, evaluate, fine_tune,
+                                freeze)
+from helpers.transformer import Encoder, EncoderConfig
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(data.minilm_dir())
+
+
+def tiny_encoder(seed=0):
+    torch.manual_seed(seed)
+    return Encoder(EncoderConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+                                 num_attention_heads=4, intermediate_size=64,
+                                 max_position_embeddings=64, dropout=0.0))
+
+
+def planted(n=240, seed=0):
+    """Sentences whose label is decided by one word: a task any working loop learns at once."""
+    rng = np.random.default_rng(seed)
+    filler = "the film was a story about people in a town".split()
+    texts, labels = [], []
+    for i in range(n):
+        y = int(rng.integers(2))
+        words = list(rng.choice(filler, 6)) + ["wonderful" if y else "dreadful"]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(y)
+    return LabelledTexts(texts, np.array(labels))
+
+
+def test_fine_tuning_learns_a_planted_rule(tokenizer):
+    train, val = planted(240, 0), planted(60, 1)
+    model = SequenceClassifier(tiny_encoder(), num_labels=2)
+    before = evaluate(model, tokenizer, val)["accuracy"]
+    history = fine_tune(model, tokenizer, train, val, epochs=4, batch_size=16, lr=3e-3, device="cpu")
+    after = evaluate(model, tokenizer, val)
+    assert after["accuracy"] >= 0.95 > before
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert set(after) >= {"accuracy", "precision", "recall", "f1", "confusion"}
+
+
+def test_freezing_trains_only_the_head(tokenizer):
+    model = SequenceClassifier(tiny_encoder(), num_labels=2)
+    freeze(model.encoder)
+    trainable, total = count_parameters(model)
+    assert trainable == 32 * 2 + 2 and total > 1000 * trainable
+    enc_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    fine_tune(model, tokenizer, planted(64), planted(32, 1), epochs=1, batch_size=16, lr=1e-2, device="cpu")
+    assert all(torch.equal(enc_before[k], v) for k, v in model.encoder.state_dict().items())
+
+
+def test_lora_trains_adapters_and_head_only(tokenizer):
+    model = add_lora(SequenceClassifier(tiny_encoder(), num_labels=2), r=4)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert names and all("lora_" in n or n.startswith("head.") for n in names)
+    assert any("c_attn.lora_A" in n for n in names)
+    trainable, total = count_parameters(model)
+    assert trainable / total < 0.05
+    fine_tune(model, tokenizer, planted(160), planted(40, 1), epochs=5, batch_size=16, lr=1e-2, device="cpu")
+    assert evaluate(model, tokenizer, planted(80, 2))["accuracy"] >= 0.85  # chance is 0.5
+
+
+def test_interrupted_run_resumes_exactly(tokenizer, tmp_path, monkeypatch):
+    import helpers.finetuning as ft
+
+    train, val = planted(96), planted(32, 1)
+    kw = dict(epochs=3, batch_size=16, lr=3e-3, patience=9, device="cpu")
+    whole = SequenceClassifier(tiny_encoder(), num_labels=2, dropout=0.0)
+    h_whole = fine_tune(whole, tokenizer, train, val, **kw)
+
+    real_predict, calls = ft.predict, []
+
+    def interrupted_in_epoch_3(*a, **k):  # Ctrl-C during the third epoch's evaluation
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_predict(*a, **k)
+
+    monkeypatch.setattr(ft, "predict", interrupted_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        fine_tune(SequenceClassifier(tiny_encoder(), num_labels=2, dropout=0.0), tokenizer, train, val,
+                  checkpoint_dir=tmp_path, **kw)
+    monkeypatch.setattr(ft, "predict", real_predict)
+    resumed = SequenceClassifier(tiny_encoder(seed=1), num_labels=2, dropout=0.0)  # other start weights
+    h_resumed = fine_tune(resumed, tokenizer, train, val, checkpoint_dir=tmp_path, **kw)
+    assert h_resumed.train_loss == h_whole.train_loss  # exactly, epoch by epoch
+    assert h_resumed.val_accuracy == h_whole.val_accuracy
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        if name.startswith("head.") or "layers.1" in name:
+            assert torch.equal(a, b), name
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_checkpoint_from_another_configuration_is_refused(tokenizer, tmp_path):
+    model = SequenceClassifier(tiny_encoder(), num_labels=2)
+    fine_tune(model, tokenizer, planted(32), planted(16, 1), epochs=1, batch_size=16, device="cpu",
+              checkpoint_dir=tmp_path)
+    other = SequenceClassifier(tiny_encoder(), num_labels=2)
+    freeze(other.encoder)
+    with pytest.raises(ValueError, match="another configuration"):
+        fine_tune(other, tokenizer, planted(32), planted(16, 1), epochs=2, batch_size=16, device="cpu",
+                  checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize("labels, error, message", [
+    ([0, 1, 2], ValueError, "0..1"),
+    ([0.5, 1.0, 0.0], TypeError, "integers"),
+    (["pos", "neg", "pos"], TypeError, "integers"),
+    ([1, 1, 1], ValueError, "never occur"),
+    ([], ValueError, "empty"),
+])
+def test_bad_labels_are_clear_errors(labels, error, message):
+    with pytest.raises(error, match=message):
+        check_labels(labels, num_labels=2)
+
+
+def test_long_texts_are_truncated_with_a_note(tokenizer, capsys):
+    texts = ["short one", "word " * 200]
+    enc = encode(tokenizer, texts, [0, 1], num_labels=2, max_length=16)
+    assert enc.truncated == 1 and enc.input_ids.shape == (2, 16)
+    assert "1 of 2 train texts are longer than 16 tokens" in capsys.readouterr().out
+
+
+def test_nothing_trainable_is_a_clear_error(tokenizer):
+    model = freeze(SequenceClassifier(tiny_encoder(), num_labels=2))
+    with pytest.raises(ValueError, match="No parameter"):
+        fine_tune(model, tokenizer, planted(16), planted(8, 1), epochs=1, device="cpu")
+
+
+def test_metrics_match_hand_counts():
+    m = classification_metrics([0, 0, 1, 1], [0, 1, 1, 1])
+    assert m["accuracy"] == 0.75 and m["confusion"] == [[1, 1], [0, 2]]
+    assert m["recall"] == pytest.approx((0.5 + 1.0) / 2)
+
+
+def test_saved_model_dir_names_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No saved model folder"):
+        check_saved_model_dir(tmp_path / "nope")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="model.safetensors or pytorch_model.bin"):
+        check_saved_model_dir(tmp_path)
+    assert check_saved_model_dir(data.minilm_dir()) == data.minilm_dir()
