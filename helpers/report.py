@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 
 REPORT_ENV = "COURSE_REPORT_FILE"
@@ -39,8 +40,11 @@ def record(name: str, value):
     """Report ``value`` as the key result ``name`` when the renderer runs; returns ``value``."""
     path = os.environ.get(REPORT_ENV)
     if path:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"name": str(name), "value": _plain(value)}) + "\n")
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"name": str(name), "value": _plain(value)}) + "\n")
+        except OSError as err:  # a stale path left in the environment must not break a lesson
+            warnings.warn(f"could not record {name!r} to ${REPORT_ENV}={path}: {err}", stacklevel=2)
     return value
 
 

@@ -112,3 +112,9 @@ def test_render_writes_html_and_report(tmp_path):
     assert "needs a live kernel" in page and "n = 3" in page and "data:image/png;base64," in page
     assert "embed-amd.js" not in page
     assert (out / "executed" / "99_tiny.ipynb").exists() and (out / "index.html").exists()
+
+
+def test_record_with_a_stale_report_path_warns_and_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setenv(report.REPORT_ENV, str(tmp_path / "gone" / "records.jsonl"))
+    with pytest.warns(UserWarning, match="could not record 'device'"):
+        assert report.record("device", "cpu") == "cpu"

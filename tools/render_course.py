@@ -240,13 +240,16 @@ def run_notebook(path: Path, out: Path, smoke: bool, timeout: int | None) -> dic
             status = "failed"
             error = f"{getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
             error = error.strip().splitlines()[0][:300] if error.strip() else type(err).__name__
+        finally:
+            # Always put the environment back (even on a timeout or Ctrl-C): a stale report path
+            # would be inherited by every kernel started later in this process.
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         seconds = time.perf_counter() - start
         results = report.read(records)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return {"notebook": path.name, "status": status, "seconds": round(seconds, 1),
             "device": str(results.pop("device", "")), "key_results": results, "error": error,
             "executed": str(executed.relative_to(out)) if executed.exists() else ""}
