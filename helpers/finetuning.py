@@ -8,7 +8,9 @@
 
 The loop evaluates on the validation split after every epoch, keeps the best weights (early
 stopping with ``patience``), and, given ``checkpoint_dir``, saves a checkpoint after every epoch
-(atomically, with safetensors) from which a new call resumes where the last one stopped.
+(atomically, with safetensors) from which a new call resumes where the last one stopped. Every
+batch, in training and in ``predict``, is trimmed to its longest text; ``group_by_length=True``
+also batches texts of similar length together, which halves the CPU time on short sentences.
 """
 
 from __future__ import annotations
@@ -173,6 +175,36 @@ def encode(tokenizer, texts: Sequence[str], labels, num_labels: int, max_length:
     return Encoded(enc["input_ids"], enc["attention_mask"], torch.from_numpy(y), truncated)
 
 
+def trim_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the trailing columns that are padding in every row: ``encode`` pads a whole split to its
+    longest text, but a batch only needs its own longest. No logit changes (padded keys are masked
+    out and real tokens keep their positions); on Rotten Tomatoes sentences a training step on the
+    CPU costs a sixth less (and half with ``length_batches(..., group_by_length=True)``).
+    Only trailing columns go, so a left-padded batch is left as it is."""
+    real = attention_mask.any(0).nonzero()  # columns holding at least one real token
+    width = int(real[-1]) + 1 if len(real) else 1
+    return input_ids[:, :width], attention_mask[:, :width]
+
+
+def length_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator | None = None,
+                   group_by_length: bool = False) -> list[torch.Tensor]:
+    """Batches of example indices: a seeded shuffle cut into ``batch_size`` pieces. With
+    ``group_by_length`` (the transformers Trainer's ``train_sampling_strategy="group_by_length"``),
+    each run of 50 batches is sorted by length before cutting, so a batch holds texts of similar
+    length and trimming leaves little padding; the batches' order is shuffled again.
+    ``generator=None`` keeps the given order (no shuffle)."""
+    n = len(lengths)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    if group_by_length:
+        mega = 50 * batch_size
+        order = torch.cat([chunk[lengths[chunk].argsort(descending=True, stable=True)]
+                           for chunk in order.split(mega)])
+    batches = list(order.split(batch_size))
+    if group_by_length and generator is not None:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
 # --------------------------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------------------------
@@ -188,17 +220,32 @@ def classification_metrics(y_true, y_pred) -> dict:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None) -> np.ndarray:
-    """Predicted labels for every example of ``batch``."""
+def predict_logits(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None) -> torch.Tensor:
+    """Logits (n, num_labels) for every example of ``batch``, in its order. Texts are run in order of
+    length and each batch is trimmed to its longest (``trim_batch``): the same logits, less padding."""
     device = device or next(model.parameters()).device
     model.eval()
-    preds = []
-    for i in range(0, len(batch.labels), batch_size):
-        ids = batch.input_ids[i:i + batch_size].to(device)
-        mask = batch.attention_mask[i:i + batch_size].to(device)
+    by_length = length_batches(batch.attention_mask.sum(1), batch_size, group_by_length=True)
+    chunks = []
+    for idx in by_length:
+        ids, mask = trim_batch(batch.input_ids[idx], batch.attention_mask[idx])
         with autocast(device):
-            preds.append(model(ids, mask).argmax(-1).cpu())
-    return torch.cat(preds).numpy()
+            chunks.append(model(ids.to(device), mask.to(device)).float().cpu())  # (batch, num_labels)
+    logits = torch.cat(chunks)
+    return torch.empty_like(logits).index_copy_(0, torch.cat(by_length), logits)  # back in input order
+
+
+def predict(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None) -> np.ndarray:
+    """Predicted labels for every example of ``batch``."""
+    return predict_logits(model, batch, batch_size, device).argmax(-1).numpy()
+
+
+def predict_proba(model: nn.Module, tokenizer, texts: Sequence[str], max_length: int = 64,
+                  batch_size: int = 64) -> np.ndarray:
+    """Class probabilities (n, num_labels) for raw ``texts``: tokenise, run, softmax."""
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    batch = Encoded(enc["input_ids"], enc["attention_mask"], torch.zeros(len(texts), dtype=torch.long), 0)
+    return predict_logits(model, batch, batch_size).softmax(-1).numpy()
 
 
 def evaluate(model: SequenceClassifier, tokenizer, data, max_length: int = 64, batch_size: int = 64) -> dict:
@@ -247,10 +294,14 @@ def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
 def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs: int = 3,
               batch_size: int = 32, lr: float = 5e-5, weight_decay: float = 0.01, max_length: int = 64,
               patience: int = 2, max_steps: int | None = None, checkpoint_dir: str | Path | None = None,
-              seed: int = 0, device=None) -> History:
+              seed: int = 0, device=None, group_by_length: bool = False) -> History:
     """Train the trainable parameters of ``model`` with AdamW and a linear decay, evaluating on the
     validation split after every epoch; stop after ``patience`` epochs without improvement and
-    load back the best weights. With ``checkpoint_dir``, resume from ``last.safetensors`` there."""
+    load back the best weights. With ``checkpoint_dir``, resume from ``last.safetensors`` there.
+
+    Every batch is trimmed to its longest text (``trim_batch``). ``group_by_length=True`` also
+    batches texts of similar length together (see ``length_batches``): on short, varied texts such
+    as review sentences that roughly halves the time per epoch, at the price of less random batches."""
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -259,6 +310,7 @@ def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs
     tr = encode(tokenizer, train.texts, train.labels, model.num_labels, max_length, "train")
     va = encode(tokenizer, validation.texts, validation.labels, model.num_labels, max_length, "validation")
     steps_per_epoch = -(-len(tr.labels) // batch_size)
+    lengths = tr.attention_mask.sum(1)
     total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / max(total, 1)))
@@ -270,15 +322,15 @@ def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs
               f"{history.best_accuracy:.3f}).")
     step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, epochs):
-        order = torch.randperm(len(tr.labels), generator=torch.Generator().manual_seed(seed + epoch))
+        batches = length_batches(lengths, batch_size, torch.Generator().manual_seed(seed + epoch), group_by_length)
         model.train()
         losses = []
-        for i in tqdm(range(0, len(order), batch_size), desc=f"epoch {epoch + 1}/{epochs}", leave=False):
+        for idx in tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False):
             if step >= total:
                 break
-            idx = order[i:i + batch_size]
+            ids, mask = trim_batch(tr.input_ids[idx], tr.attention_mask[idx])  # (batch, longest in batch)
             with autocast(device):
-                logits = model(tr.input_ids[idx].to(device), tr.attention_mask[idx].to(device))
+                logits = model(ids.to(device), mask.to(device))
             loss = F.cross_entropy(logits.float(), tr.labels[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()

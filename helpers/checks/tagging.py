@@ -1,0 +1,138 @@
+"""Checks for notebook 09 (token classification): entity spans, sub-token labels, entity-level F1."""
+
+import math
+import random
+
+from . import CheckFailed, exercise
+
+TYPES = ("PER", "ORG")
+TAGS = ("O", "O", "O", "B-PER", "I-PER", "B-ORG", "I-ORG")  # O twice as likely, as in real text
+
+# Hand-picked cases: each one is a rule learners get wrong.
+SPAN_CASES = [
+    [],
+    ["O", "O", "O"],
+    ["B-PER", "I-PER", "O", "B-ORG"],
+    ["O", "B-ORG"],  # an entity that ends the sentence
+    ["O", "I-PER", "I-PER", "O"],  # I- with no B- before it still starts an entity
+    ["B-PER", "B-PER", "I-PER"],  # two entities of one type side by side
+    ["B-PER", "I-ORG", "I-ORG"],  # I- of another type starts a new entity
+    ["I-ORG"],
+]
+
+
+def _random_tags(rng: random.Random, n: int) -> list[list[str]]:
+    return [[rng.choice(TAGS) for _ in range(rng.randint(0, 12))] for _ in range(n)]
+
+
+def _as_spans(got, what: str) -> list[tuple]:
+    try:
+        return sorted(tuple(s) for s in got)
+    except TypeError:
+        raise CheckFailed(f"{what}: return a list of (type, start, end) tuples, got {got!r}.") from None
+
+
+def _span_hint(tags, want, got) -> str:
+    if any(g[:2] == s[:2] and g[2] == s[2] - 1 for s in want for g in got):  # an inclusive end
+        return "End is exclusive, like a Python slice: a one-word entity at position 3 is (TYPE, 3, 4)."
+    if any(tags[s[1]].startswith("I-") for s in want if s not in got):
+        return ("An I- tag starts a new entity when no entity of its type is open before it: after O, at "
+                "the start of the sentence, or after an entity of another type (conlleval's rule).")
+    if len(got) < len(want):
+        return "B- always starts a new entity, even right after another entity of the same type."
+    return "O ends the open entity, B- ends it and starts another, I- of the same type continues it."
+
+
+@exercise("09.1", "entity spans from BIO tags")
+def spans(answer) -> None:
+    from helpers.tagging import bio_spans
+
+    for tags in SPAN_CASES + _random_tags(random.Random(0), 200):
+        want = bio_spans(tags)
+        got = _as_spans(answer(list(tags)), f"For tags {tags}")
+        if got != sorted(want):
+            raise CheckFailed(f"For the tags {tags} the entities are {want}, you returned {got}. "
+                              f"{_span_hint(tags, want, got)}")
+
+
+ALIGN_CASES = [
+    # [CLS] tom hanks [SEP]
+    ([1, 2], [None, 0, 1, None]),
+    # [CLS] tara ##ntino directed jaw ##s [SEP] [PAD] [PAD]
+    ([1, 0, 3], [None, 0, 0, 1, 2, 2, None, None, None]),
+    # a word cut into three, then a one-piece word
+    ([4, 0], [None, 0, 0, 0, 1, None]),
+    # nothing but special tokens and padding
+    ([], [None, None, None]),
+]
+
+
+@exercise("09.2", "word labels to sub-token labels")
+def align(answer) -> None:
+    from helpers.tagging import align_labels
+
+    rng = random.Random(1)
+    cases = list(ALIGN_CASES)
+    for _ in range(100):
+        pieces = [rng.choice([1, 1, 1, 2, 3]) for _ in range(rng.randint(1, 8))]
+        word_ids = [None] + [w for w, k in enumerate(pieces) for _ in range(k)] + [None] * rng.randint(1, 4)
+        cases.append(([rng.randrange(5) for _ in pieces], word_ids))
+    for word_labels, word_ids in cases:
+        want = align_labels(word_labels, word_ids)
+        got = answer(list(word_labels), list(word_ids))
+        try:
+            got = [int(x) for x in got]
+        except (TypeError, ValueError):
+            raise CheckFailed(f"Return a list of ints, one per sub-token; got {got!r}.") from None
+        if got == want:
+            continue
+        if len(got) != len(want):
+            raise CheckFailed(f"word_ids has {len(word_ids)} sub-tokens, you returned {len(got)} labels. "
+                              "Return one label per sub-token, padding included.")
+        j = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
+        if word_ids[j] is None:
+            hint = "Special tokens and padding (word id None) get -100: they are no word and carry no loss."
+        elif want[j] == -100:
+            hint = ("Only the first sub-token of a word carries the word's label; its other sub-tokens get "
+                    "-100, so that every word counts once in the loss.")
+        else:
+            hint = "The first sub-token of word w gets word_labels[w]."
+        raise CheckFailed(f"For word_labels={word_labels}, word_ids={word_ids} the sub-token labels are "
+                          f"{want}, you returned {got} (first difference at position {j}). {hint}")
+
+
+SCORE_CASES = [
+    # (gold, pred): hand-countable
+    ([["B-PER", "I-PER", "O", "B-ORG"]], [["B-PER", "I-PER", "O", "B-ORG"]]),  # perfect
+    ([["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]]),  # wrong end: 0 TP, 1 FP, 1 FN
+    ([["B-PER", "O", "B-ORG"]], [["B-ORG", "O", "B-ORG"]]),  # wrong type
+    ([["B-PER", "I-PER"], ["O", "B-ORG"]], [["O", "O"], ["O", "O"]]),  # nothing predicted: P is 0
+    ([["O", "O"]], [["B-PER", "O"]]),  # no gold entity: R is 0
+    ([["B-PER", "I-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "I-ORG", "O"]],
+     [["B-PER", "I-PER", "I-PER", "O", "O"], ["B-ORG", "I-ORG", "B-PER"]]),  # P 2/3, R 2/3
+]
+
+
+@exercise("09.3", "entity-level precision, recall and F1")
+def scores(answer) -> None:
+    from helpers.tagging import entity_scores
+
+    rng = random.Random(2)
+    cases = list(SCORE_CASES)
+    for _ in range(30):
+        gold = _random_tags(rng, 6)
+        pred = [[t if rng.random() < 0.7 else rng.choice(TAGS) for t in sent] for sent in gold]
+        cases.append((gold, pred))
+    for gold, pred in cases:
+        s = entity_scores(gold, pred)
+        want = (s["precision"], s["recall"], s["f1"])
+        got = answer([list(g) for g in gold], [list(p) for p in pred])
+        if not (isinstance(got, (tuple, list)) and len(got) == 3):
+            raise CheckFailed(f"Return a tuple (precision, recall, f1), got {got!r}.")
+        if not all(isinstance(x, (int, float)) and math.isclose(x, w, abs_tol=1e-9) for x, w in zip(got, want)):
+            raise CheckFailed(
+                f"For gold {gold} and predictions {pred}: expected precision, recall, F1 = "
+                f"({want[0]:.3f}, {want[1]:.3f}, {want[2]:.3f}) from {s['tp']} correct of {s['predicted']} "
+                f"predicted and {s['gold']} gold entities; you returned {tuple(got)}. Count entities, not "
+                f"tokens: a predicted entity is correct only when a gold entity has the same type, start and "
+                f"end. With nothing predicted (or no gold entity) the undefined ratio is 0.")

@@ -1,0 +1,311 @@
+"""Token classification (sequence labelling): BIO tags, sub-token alignment, a tagger, entity-level metrics.
+
+    label_list            the BIO label set of some entity types: O, B-TYPE, I-TYPE, ...
+    check_tagged          clear errors for words and tags of different lengths, tags outside the label set
+    bio_spans             entity spans (type, start, end) read from BIO tags, with conlleval's rules
+    format_entities       "[Tom Hanks](PERSON) stars in ..." for printing
+    align_labels          word labels -> one label per sub-token, through the tokenizer's word_ids
+    encode_tagged         tokenise words (is_split_into_words) and align their labels: a TaggedBatch
+    token_classifier      the MiniLM encoder with a fresh token-classification head (transformers)
+    fine_tune_tagger      the course's training loop (helpers.pretraining.train) on random batches
+    predict_tags          one tag per word back from the sub-token predictions
+    entity_scores         entity-level precision, recall and F1, overall and per type (exact span + type)
+    MostFrequentTag       the baseline: each word's most frequent tag in training
+
+    labels = label_list(data.ENTITY_TYPES)
+    model = token_classifier(labels)                            # MiniLM + a linear layer per sub-token
+    train = encode_tagged(tokenizer, split.words, split.tags, labels)
+    fine_tune_tagger(model, train, validation, steps=300)
+    entity_scores(test.tags, predict_tags(model, encode_tagged(tokenizer, test.words), labels))
+
+An entity counts as found only when its type and both of its boundaries match (seqeval's default,
+the CoNLL-2003 convention): finding "Hanks" for the gold "Tom Hanks" is one false positive and one
+false negative, not half a success.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .device import autocast, get_device
+from .pretraining import IGNORE_INDEX
+
+OUTSIDE = "O"
+
+# --------------------------------------------------------------------------------------------
+# Tags and spans
+# --------------------------------------------------------------------------------------------
+
+
+def label_list(types: Sequence[str]) -> list[str]:
+    """The BIO labels of ``types``: O first, then B-TYPE and I-TYPE for each type."""
+    if isinstance(types, str):
+        raise TypeError("Give a list of entity types, e.g. ['PERSON', 'ORG'], not a single string.")
+    return [OUTSIDE] + [f"{prefix}-{t}" for t in types for prefix in "BI"]
+
+
+def _parse(tag: str) -> tuple[str, str]:
+    """'B-PERSON' -> ('B', 'PERSON'); 'O' -> ('O', ''); anything else is a clear error."""
+    if tag == OUTSIDE:
+        return OUTSIDE, ""
+    prefix, sep, kind = str(tag).partition("-")
+    if prefix not in ("B", "I") or not sep or not kind:
+        raise ValueError(f"{tag!r} is not a BIO tag: tags are 'O', 'B-TYPE' (an entity begins) or "
+                         f"'I-TYPE' (it continues), e.g. 'B-PERSON'.")
+    return prefix, kind
+
+
+def check_tagged(words: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
+                 labels: Sequence[str] | None = None) -> None:
+    """Raise ValueError unless there is one tag per word in every sentence and (given ``labels``)
+    every tag belongs to the label set."""
+    if len(words) != len(tags):
+        raise ValueError(f"{len(words)} sentences of words but {len(tags)} of tags: give one tag "
+                         f"sequence per sentence.")
+    known = set(labels) if labels is not None else None
+    for i, (w, t) in enumerate(zip(words, tags)):
+        if isinstance(w, str) or isinstance(t, str):
+            raise TypeError(f"sentence {i}: words and tags must be lists (one entry per word), not strings.")
+        if len(w) != len(t):
+            raise ValueError(f"sentence {i} has {len(w)} words but {len(t)} tags: {list(w)[:8]} / "
+                             f"{list(t)[:8]}. Give exactly one tag per word.")
+        for tag in t:
+            _parse(tag)
+        if known is not None:
+            unknown = sorted(set(t) - known)
+            if unknown:
+                raise ValueError(f"sentence {i} has tags that are not in the label set: {unknown}. "
+                                 f"The label set is {list(labels)}; map or drop the other types first.")
+
+
+def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The entities of a BIO tag sequence as (type, start, end) with ``end`` exclusive.
+
+    conlleval's rules (seqeval's default): B- always starts an entity; I- continues the entity
+    before it when the type is the same, and otherwise starts one (an I- with no B- is still an
+    entity); O ends the current entity.
+    """
+    spans, kind, start = [], None, 0
+    for i, tag in enumerate(list(tags) + [OUTSIDE]):  # a final O closes the last entity
+        prefix, t = _parse(tag)
+        if kind is not None and (prefix != "I" or t != kind):
+            spans.append((kind, start, i))
+            kind = None
+        if prefix == "B" or (prefix == "I" and kind is None):
+            kind, start = t, i
+    return spans
+
+
+def format_entities(words: Sequence[str], tags: Sequence[str]) -> str:
+    """The sentence with each entity bracketed and typed: '[Tom Hanks](PERSON) stars in ...'."""
+    out, spans = list(words), bio_spans(tags)
+    for kind, start, end in reversed(spans):
+        out[start:end] = [f"[{' '.join(words[start:end])}]({kind})"]
+    return " ".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Sub-tokens: aligning word labels, encoding, predicting
+# --------------------------------------------------------------------------------------------
+
+
+def align_labels(word_labels: Sequence[int], word_ids: Sequence[int | None]) -> list[int]:
+    """One label per sub-token from one label per word.
+
+    ``word_ids[j]`` is the word that sub-token j belongs to (None for [CLS], [SEP], padding), as a
+    fast tokenizer's ``word_ids()`` gives it. The first sub-token of each word gets the word's label;
+    the other sub-tokens of the word and the special tokens get -100, which the loss ignores, so each
+    word is counted once.
+    """
+    out, previous = [], None
+    for w in word_ids:
+        out.append(IGNORE_INDEX if w is None or w == previous else int(word_labels[w]))
+        previous = w
+    return out
+
+
+@dataclass
+class TaggedBatch:
+    input_ids: torch.Tensor  # (n, tokens)
+    attention_mask: torch.Tensor  # (n, tokens)
+    word_ids: torch.Tensor  # (n, tokens) the word of each sub-token, -1 for special tokens and padding
+    labels: torch.Tensor | None  # (n, tokens) label ids on first sub-tokens, -100 elsewhere; None: no tags
+    n_words: list[int]  # words per sentence
+    truncated: int  # sentences cut at max_length (their last words get no prediction)
+
+    def __len__(self) -> int:
+        return len(self.n_words)
+
+
+def encode_tagged(tokenizer, words: Sequence[Sequence[str]], tags: Sequence[Sequence[str]] | None = None,
+                  labels: Sequence[str] | None = None, max_length: int = 128) -> TaggedBatch:
+    """Tokenise sentences given as words into sub-tokens (padding to the longest) and, given ``tags``
+    and the label set ``labels``, align the tags to the sub-tokens (``align_labels``)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError("encode_tagged needs a fast tokenizer (AutoTokenizer.from_pretrained(..., "
+                        "use_fast=True)): only fast tokenizers say which word each sub-token came from.")
+    if tags is not None:
+        if labels is None:
+            raise ValueError("Give the label set (labels=label_list(types)) to turn tags into label ids.")
+        check_tagged(words, tags, labels)
+    elif any(isinstance(w, str) for w in words):
+        raise TypeError("Give sentences as lists of words, e.g. [['Tom', 'Hanks', 'smiled']].")
+    if len(words) == 0:
+        raise ValueError("No sentences to encode.")
+    enc = tokenizer([list(w) for w in words], is_split_into_words=True, truncation=True,
+                    max_length=max_length, padding=True, return_tensors="pt")
+    label2id = {label: i for i, label in enumerate(labels)} if labels is not None else {}
+    word_ids, aligned, truncated = [], [], 0
+    for i, sentence in enumerate(words):
+        ids = enc.word_ids(i)
+        seen = [w for w in ids if w is not None]
+        truncated += bool(sentence) and (not seen or max(seen) < len(sentence) - 1)
+        word_ids.append([-1 if w is None else w for w in ids])
+        if tags is not None:
+            aligned.append(align_labels([label2id[t] for t in tags[i]], ids))
+    if truncated:
+        print(f"Note: {truncated} of {len(words)} sentences are longer than {max_length} sub-tokens and "
+              f"were truncated; their last words are predicted O.")
+    return TaggedBatch(enc["input_ids"], enc["attention_mask"], torch.tensor(word_ids),
+                       torch.tensor(aligned) if tags is not None else None,
+                       [len(w) for w in words], truncated)
+
+
+def _logits(model, input_ids, attention_mask) -> torch.Tensor:
+    out = model(input_ids=input_ids, attention_mask=attention_mask)
+    return getattr(out, "logits", out)  # (batch, tokens, num_labels)
+
+
+@torch.no_grad()
+def predict_tags(model, batch: TaggedBatch, labels: Sequence[str], batch_size: int = 64,
+                 device=None) -> list[list[str]]:
+    """One tag per word: the model's most likely label at the word's first sub-token."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    first = batch.word_ids >= 0
+    first[:, 1:] &= batch.word_ids[:, 1:] != batch.word_ids[:, :-1]  # (n, tokens) first sub-token of a word
+    out = []
+    for i in range(0, len(batch), batch_size):
+        width = int(batch.attention_mask[i:i + batch_size].sum(1).max())
+        ids = batch.input_ids[i:i + batch_size, :width].to(device)
+        mask = batch.attention_mask[i:i + batch_size, :width].to(device)
+        with autocast(device):
+            pred = _logits(model, ids, mask).argmax(-1).cpu()  # (b, width)
+        for j in range(len(pred)):
+            row = i + j
+            tags = [OUTSIDE] * batch.n_words[row]  # words lost to truncation stay O
+            keep = first[row, :width]
+            for w, p in zip(batch.word_ids[row, :width][keep].tolist(), pred[j][keep].tolist()):
+                tags[w] = labels[p]
+            out.append(tags)
+    model.train(was_training)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The model and its training
+# --------------------------------------------------------------------------------------------
+
+
+def token_classifier(labels: Sequence[str], model_dir=None, seed: int = 0):
+    """A pretrained encoder (MiniLM by default) with a fresh linear layer that scores every label at
+    every sub-token: ``transformers.AutoModelForTokenClassification``. ``seed`` fixes the new layer."""
+    from transformers import AutoModelForTokenClassification
+
+    from . import data
+
+    torch.manual_seed(seed)
+    return AutoModelForTokenClassification.from_pretrained(
+        model_dir or data.minilm_dir(), num_labels=len(labels),
+        id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
+
+
+def tagging_loss(model, batch) -> tuple[torch.Tensor, dict]:
+    """Mean cross-entropy over the labelled sub-tokens of a batch (input_ids, attention_mask, labels)."""
+    input_ids, attention_mask, labels = batch
+    logits = _logits(model, input_ids, attention_mask).float()  # (B, T, num_labels)
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX), {}
+
+
+def fine_tune_tagger(model, train: TaggedBatch, validation: TaggedBatch, *, steps: int = 300,
+                     batch_size: int = 16, lr: float = 5e-5, weight_decay: float = 0.01,
+                     eval_interval: int | None = None, eval_iters: int = 5, seed: int = 0,
+                     max_seconds: float | None = None, device=None, progress: bool = True) -> dict:
+    """Train a token classifier with the course's loop (``helpers.pretraining.train``): random
+    batches, AdamW, warm-up then cosine decay, gradient clipping, train and validation loss every
+    ``eval_interval`` steps. Returns its history (``step``, ``loss``, ``eval_step``, ``train``, ``val``)."""
+    from .pretraining import TrainConfig
+    from .pretraining import train as train_loop
+
+    if train.labels is None or validation.labels is None:
+        raise ValueError("Both splits need tags: encode them with encode_tagged(tokenizer, words, tags, labels).")
+    device = torch.device(device) if device is not None else get_device()
+    model.to(device)
+    parts = {"train": train, "val": validation}
+
+    def get_batch(split, generator):
+        part = parts[split]
+        idx = torch.randint(len(part), (batch_size,), generator=generator)
+        width = int(part.attention_mask[idx].sum(1).max())  # trim the padding this batch does not need
+        return tuple(t[idx, :width].to(device) for t in (part.input_ids, part.attention_mask, part.labels))
+
+    cfg = TrainConfig(max_iters=steps, batch_size=batch_size, learning_rate=lr, min_lr=lr / 10,
+                      warmup_iters=max(1, steps // 10), weight_decay=weight_decay, beta2=0.999,
+                      eval_interval=eval_interval or max(1, steps // 5), eval_iters=eval_iters, seed=seed,
+                      max_seconds=max_seconds)
+    return train_loop(model, get_batch, cfg, step_fn=tagging_loss, device=device, progress=progress)
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics and a baseline
+# --------------------------------------------------------------------------------------------
+
+
+def _prf(tp: int, predicted: int, gold: int) -> dict:
+    p = tp / predicted if predicted else 0.0
+    r = tp / gold if gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f, "tp": tp, "predicted": predicted, "gold": gold}
+
+
+def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
+    """Entity-level precision, recall and F1 (micro-averaged over entities), and the same per type.
+
+    An entity is a span from ``bio_spans``; a predicted entity is a true positive only when a gold
+    entity has the same type, start and end. Precision = TP / predicted entities, recall = TP / gold
+    entities, F1 their harmonic mean (0 when undefined). Tokens tagged O count for nothing.
+    """
+    check_tagged(gold, pred)  # one predicted tag per gold tag, sentence by sentence
+    tp, n_pred, n_gold = Counter(), Counter(), Counter()
+    for g, p in zip(gold, pred):
+        gold_spans, pred_spans = set(bio_spans(g)), set(bio_spans(p))
+        n_gold.update(kind for kind, _, _ in gold_spans)
+        n_pred.update(kind for kind, _, _ in pred_spans)
+        tp.update(kind for kind, _, _ in gold_spans & pred_spans)
+    scores = _prf(sum(tp.values()), sum(n_pred.values()), sum(n_gold.values()))
+    scores["per_type"] = {kind: _prf(tp[kind], n_pred[kind], n_gold[kind])
+                          for kind in sorted(set(n_gold) | set(n_pred))}
+    return scores
+
+
+class MostFrequentTag:
+    """The baseline a tagger has to beat: each word gets the tag it carried most often in the training
+    data (a gazetteer learned by counting); words never seen get O. Case-sensitive."""
+
+    def fit(self, words: Sequence[Sequence[str]], tags: Sequence[Sequence[str]]) -> "MostFrequentTag":
+        check_tagged(words, tags)
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for ws, ts in zip(words, tags):
+            for w, t in zip(ws, ts):
+                counts[w][t] += 1
+        self.table = {w: c.most_common(1)[0][0] for w, c in counts.items()}
+        return self
+
+    def predict(self, words: Sequence[Sequence[str]]) -> list[list[str]]:
+        return [[self.table.get(w, OUTSIDE) for w in ws] for ws in words]

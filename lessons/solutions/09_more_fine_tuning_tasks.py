@@ -1,0 +1,66 @@
+"""Solutions to the exercises of notebook 09, and one wrong answer each (the tests use both)."""
+
+
+def spans(tags):
+    out, kind, start = [], None, 0
+    for i, tag in enumerate(list(tags) + ["O"]):  # a final O closes the last entity
+        prefix, _, t = tag.partition("-")
+        if kind is not None and (prefix != "I" or t != kind):
+            out.append((kind, start, i))
+            kind = None
+        if prefix == "B" or (prefix == "I" and kind is None):
+            kind, start = t, i
+    return out
+
+
+def spans_wrong(tags):
+    out, kind, start = [], None, 0
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, t = tag.partition("-")
+        if kind is not None and prefix != "I":
+            out.append((kind, start, i))
+            kind = None
+        if prefix == "B":  # only B- opens an entity: a stray I- is lost, and I- of another type is absorbed
+            kind, start = t, i
+    return out
+
+
+def align(word_labels, word_ids):
+    out, previous = [], None
+    for w in word_ids:
+        out.append(-100 if w is None or w == previous else word_labels[w])
+        previous = w
+    return out
+
+
+def align_wrong(word_labels, word_ids):
+    return [-100 if w is None else word_labels[w] for w in word_ids]  # every sub-token gets the label
+
+
+def entity_prf(gold, pred):
+    tp = n_gold = n_pred = 0
+    for g, p in zip(gold, pred):
+        gs, ps = set(spans(g)), set(spans(p))
+        tp += len(gs & ps)
+        n_gold += len(gs)
+        n_pred += len(ps)
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def entity_prf_wrong(gold, pred):
+    # token level: counts tags, so half an entity earns half a point
+    pairs = [(g, p) for gs, ps in zip(gold, pred) for g, p in zip(gs, ps)]
+    tp = sum(g == p != "O" for g, p in pairs)
+    n_pred = sum(p != "O" for _, p in pairs)
+    n_gold = sum(g != "O" for g, _ in pairs)
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+SOLUTIONS = {"09.1": spans, "09.2": align, "09.3": entity_prf}
+WRONG = {"09.1": spans_wrong, "09.2": align_wrong, "09.3": entity_prf_wrong}

@@ -1,0 +1,38 @@
+"""Solutions to the exercises of notebook 10, and one wrong answer each (the tests use both)."""
+
+import torch
+
+
+def transfer(pretraining_state, classifier):
+    state = {"encoder." + k.removeprefix("bert."): v for k, v in pretraining_state.items()
+             if k.startswith("bert.")}
+    result = classifier.load_state_dict(state, strict=False)
+    not_loaded = [k for k in result.missing_keys if k.startswith("encoder.")]
+    if not_loaded or result.unexpected_keys:
+        raise ValueError(f"the pretrained encoder does not fit the classifier: no value for {not_loaded[:3]}, "
+                         f"no place for {result.unexpected_keys[:3]}")
+    return sorted(result.missing_keys)  # the new head
+
+
+def transfer_wrong(pretraining_state, classifier):
+    # the names differ ('bert.' vs 'encoder.'), so strict=False loads nothing and says nothing
+    result = classifier.load_state_dict(pretraining_state, strict=False)
+    return sorted(k for k in result.missing_keys if k.startswith("head."))
+
+
+def pack(documents, block_size, cls_id, sep_id):
+    stream = [t for doc in documents for t in doc + [sep_id]]
+    piece = block_size - 1
+    return torch.tensor([[cls_id] + stream[i:i + piece] for i in range(0, len(stream) - piece + 1, piece)],
+                        dtype=torch.long).reshape(-1, block_size)
+
+
+def pack_wrong(documents, block_size, cls_id, sep_id):
+    stream = [t for doc in documents for t in doc]  # forgets the [SEP] between documents
+    piece = block_size - 1
+    return torch.tensor([[cls_id] + stream[i:i + piece] for i in range(0, len(stream) - piece + 1, piece)],
+                        dtype=torch.long).reshape(-1, block_size)
+
+
+SOLUTIONS = {"10.1": transfer, "10.2": pack}
+WRONG = {"10.1": transfer_wrong, "10.2": pack_wrong}
