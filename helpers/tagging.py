@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from .device import autocast, get_device
+from .finetuning import trim_batch
 from .pretraining import IGNORE_INDEX
 
 OUTSIDE = "O"
@@ -192,11 +193,10 @@ def predict_tags(model, batch: TaggedBatch, labels: Sequence[str], batch_size: i
     first[:, 1:] &= batch.word_ids[:, 1:] != batch.word_ids[:, :-1]  # (n, tokens) first sub-token of a word
     out = []
     for i in range(0, len(batch), batch_size):
-        width = int(batch.attention_mask[i:i + batch_size].sum(1).max())
-        ids = batch.input_ids[i:i + batch_size, :width].to(device)
-        mask = batch.attention_mask[i:i + batch_size, :width].to(device)
+        ids, mask = trim_batch(batch.input_ids[i:i + batch_size], batch.attention_mask[i:i + batch_size])
+        width = ids.size(1)  # the batch's longest sentence, in sub-tokens
         with autocast(device):
-            pred = _logits(model, ids, mask).argmax(-1).cpu()  # (b, width)
+            pred = _logits(model, ids.to(device), mask.to(device)).argmax(-1).cpu()  # (b, width)
         for j in range(len(pred)):
             row = i + j
             tags = [OUTSIDE] * batch.n_words[row]  # words lost to truncation stay O
