@@ -145,7 +145,7 @@ def main(argv=None) -> dict:
 
         result["reference"] = {"implementation": f"transformers {transformers.__version__} GPT2LMHeadModel",
                                **runs["transformers GPT-2"]}
-    rows = [("course mini-GPT", result)] + [("transformers GPT-2", result["reference"])] * bool(runs)
+    rows = [("course mini-GPT", result)] + ([("transformers GPT-2", result["reference"])] if runs else [])
     print(f"\n{'system':<20} {'params':>8} {'tokens/s':>10} {'steps':>6} {'val_loss':>9} {'final val':>10} {'seconds':>8}")
     for name, r in rows:
         print(f"{name:<20} {r['parameters']:>8,} {r['tokens_per_s']:>10,.0f} {r['steps']:>6} {r['val_loss']:>9.4f} "

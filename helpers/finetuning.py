@@ -220,14 +220,16 @@ def classification_metrics(y_true, y_pred) -> dict:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None) -> torch.Tensor:
+def predict_logits(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None,
+                   progress: str | None = None) -> torch.Tensor:
     """Logits (n, num_labels) for every example of ``batch``, in its order. Texts are run in order of
-    length and each batch is trimmed to its longest (``trim_batch``): the same logits, less padding."""
+    length and each batch is trimmed to its longest (``trim_batch``): the same logits, less padding.
+    ``progress``: the label of a progress bar (none by default)."""
     device = device or next(model.parameters()).device
     model.eval()
     by_length = length_batches(batch.attention_mask.sum(1), batch_size, group_by_length=True)
     chunks = []
-    for idx in by_length:
+    for idx in tqdm(by_length, desc=progress, leave=False, disable=progress is None):
         ids, mask = trim_batch(batch.input_ids[idx], batch.attention_mask[idx])
         with autocast(device):
             chunks.append(model(ids.to(device), mask.to(device)).float().cpu())  # (batch, num_labels)
@@ -240,12 +242,38 @@ def predict(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None)
     return predict_logits(model, batch, batch_size, device).argmax(-1).numpy()
 
 
+def _unlabelled(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    return Encoded(enc["input_ids"], enc["attention_mask"], torch.zeros(len(texts), dtype=torch.long), 0)
+
+
 def predict_proba(model: nn.Module, tokenizer, texts: Sequence[str], max_length: int = 64,
                   batch_size: int = 64) -> np.ndarray:
     """Class probabilities (n, num_labels) for raw ``texts``: tokenise, run, softmax."""
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-    batch = Encoded(enc["input_ids"], enc["attention_mask"], torch.zeros(len(texts), dtype=torch.long), 0)
-    return predict_logits(model, batch, batch_size).softmax(-1).numpy()
+    return predict_logits(model, _unlabelled(tokenizer, texts, max_length), batch_size).softmax(-1).numpy()
+
+
+def sentence_vectors(encoder: nn.Module, tokenizer, texts: Sequence[str], max_length: int = 64,
+                     batch_size: int = 64, pooling: str = "mean", progress: str | None = None) -> torch.Tensor:
+    """Pooled sentence vectors (n, hidden) from an encoder left as it is: the features of a linear probe.
+    The same pooling as ``SequenceClassifier`` (its head taken off), the same trimmed batches."""
+    pooled = SequenceClassifier(encoder, pooling=pooling)
+    pooled.head = nn.Identity()  # the classifier now returns its pooled vector, (batch, hidden)
+    return predict_logits(pooled, _unlabelled(tokenizer, texts, max_length), batch_size, progress=progress)
+
+
+C_GRID = (1 / 16, 1 / 4, 1, 4, 16, 64)  # inverse regularisation strengths tried by tuned_logistic_regression
+
+
+def tuned_logistic_regression(x_train, y_train, x_val, y_val, c_grid: Sequence[float] = C_GRID):
+    """A scikit-learn logistic regression fitted on the training split, with the C of ``c_grid`` that
+    scores best on the validation split: a linear head trained to convergence, its strength tuned."""
+    from sklearn.linear_model import LogisticRegression
+
+    if np.shape(x_train)[0] == 0:
+        raise ValueError("The training split is empty: there is nothing to fit a logistic regression on.")
+    fits = [LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train) for c in c_grid]
+    return max(fits, key=lambda m: m.score(x_val, y_val))
 
 
 def evaluate(model: SequenceClassifier, tokenizer, data, max_length: int = 64, batch_size: int = 64) -> dict:

@@ -10,8 +10,9 @@ from helpers import data
 from helpers.data import LabelledTexts
 from helpers.finetuning import (Encoded, SequenceClassifier, add_lora, check_labels, check_saved_model_dir,
                                 classification_metrics, count_parameters, encode, evaluate, fine_tune,
-                                freeze, length_batches, predict, predict_logits, predict_proba, trim_batch)
-from helpers.transformer import Encoder, EncoderConfig
+                                freeze, length_batches, predict, predict_logits, predict_proba, sentence_vectors,
+                                trim_batch, tuned_logistic_regression)
+from helpers.transformer import Encoder, EncoderConfig, mean_pool
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +179,37 @@ def test_trimmed_batches_give_the_same_logits(tokenizer, make_encoder):
     assert (predict(model, batch, batch_size=8) == untrimmed.argmax(-1).numpy()).all()
     probs = predict_proba(model, tokenizer, texts[:3])
     torch.testing.assert_close(torch.from_numpy(probs), untrimmed[:3].softmax(-1), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("make_encoder", [tiny_encoder, hf_tiny_bert], ids=["course", "transformers"])
+def test_sentence_vectors_are_the_mean_of_the_real_tokens(tokenizer, make_encoder):
+    encoder = make_encoder().eval()
+    texts = ["a wonderful film", "dreadful", "the story of people in a town, told slowly and with care"]
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+        hidden = getattr(out, "last_hidden_state", out)  # (3, tokens, 32)
+    vectors = sentence_vectors(encoder, tokenizer, texts, batch_size=2)
+    assert vectors.shape == (3, 32)
+    torch.testing.assert_close(vectors, mean_pool(hidden, enc["attention_mask"]), atol=1e-5, rtol=1e-4)
+    by_hand = hidden[1, : int(enc["attention_mask"][1].sum())].mean(0)  # the short text: no padding counted
+    torch.testing.assert_close(vectors[1], by_hand, atol=1e-5, rtol=1e-4)
+
+
+def test_tuned_logistic_regression_picks_c_on_validation():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x, x_val = rng.normal(size=(300, 20)), rng.normal(size=(200, 20))
+    y, y_val = (x[:, 0] > 0.8).astype(int), (x_val[:, 0] > 0.8).astype(int)  # about 1 in 5 positive
+    # C = 1e-6 shrinks the weights to nothing: only the intercept is left, every prediction is the majority
+    clf = tuned_logistic_regression(x, y, x_val, y_val, c_grid=(1e-6, 1.0))
+    assert clf.C == 1.0 and clf.score(x_val, y_val) > 0.9
+    scores = {c: LogisticRegression(C=c, max_iter=3000).fit(x, y).score(x_val, y_val) for c in (1e-6, 1e-2, 1e2)}
+    best = tuned_logistic_regression(x, y, x_val, y_val, c_grid=tuple(scores))
+    assert best.score(x_val, y_val) == max(scores.values()) > min(scores.values())
+    with pytest.raises(ValueError, match="empty"):
+        tuned_logistic_regression(x[:0], y[:0], x_val, y_val)
 
 
 def test_trim_batch_drops_only_trailing_padding():

@@ -1,0 +1,49 @@
+"""The benchmark scripts run end to end on a tiny budget and write the figures they promise.
+
+Their numbers are measured by running them (see each script's docstring), not here; these tests only
+check that a script a learner or a reviewer runs does not fail after minutes of work, and that the file it
+writes has the keys the issues name.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("reference", [True, False], ids=["with-reference", "course-only"])
+def test_pretraining_benchmark_writes_its_figures(tmp_path, reference):
+    out = tmp_path / "pretraining.json"
+    args = ["--seconds", "1.5", "--iters", "40", "--eval-interval", "20", "--out", str(out)]
+    load("pretraining").main(args + ([] if reference else ["--no-reference"]))
+    result = json.loads(out.read_text())
+    assert {"tokens_per_s", "steps", "val_loss", "seconds"} <= set(result)
+    assert result["tokens_per_s"] > 0 and 0 < result["steps"] <= 40 and result["seconds"] <= 3
+    assert ("reference" in result) == reference
+    if reference:
+        assert result["reference"]["parameters"] == result["parameters"]  # the same network in both rows
+        assert result["speed_vs_reference"] == pytest.approx(
+            result["tokens_per_s"] / result["reference"]["tokens_per_s"], rel=1e-2)
+
+
+def test_finetuning_benchmark_probes_write_their_figures(tmp_path):
+    out = tmp_path / "finetuning.json"
+    load("finetuning").main(["--quick", "--ways", "tfidf,frozen", "--out", str(out)])
+    result = json.loads(out.read_text())
+    for way in ("tfidf", "frozen"):
+        assert {"accuracy", "f1", "trainable_params", "seconds"} <= set(result[way])
+        assert 0.4 < result[way]["accuracy"] <= 1
+    assert result["frozen"]["trainable_params"] == 384 * 2 + 2  # the head of a SequenceClassifier on MiniLM
+    assert result["targets"] == {}  # a quick run is never judged against the targets
