@@ -599,7 +599,7 @@ def train_glove(
     window: int = 10,
     min_count: int = 5,
     epochs: int = 25,
-    x_max: float = 100.0,
+    x_max: float = 10.0,  # GloVe's demo.sh value for corpora of millions of words (the paper: 100, for billions)
     alpha: float = 0.75,
     lr: float = 0.05,
     batch_size: int | None = None,
