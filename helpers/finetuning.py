@@ -256,7 +256,8 @@ def predict_proba(model: nn.Module, tokenizer, texts: Sequence[str], max_length:
 def sentence_vectors(encoder: nn.Module, tokenizer, texts: Sequence[str], max_length: int = 64,
                      batch_size: int = 64, pooling: str = "mean", progress: str | None = None) -> torch.Tensor:
     """Pooled sentence vectors (n, hidden) from an encoder left as it is: the features of a linear probe.
-    The same pooling as ``SequenceClassifier`` (its head taken off), the same trimmed batches."""
+    The same pooling as ``SequenceClassifier`` (its head taken off), the same trimmed batches; the encoder
+    is left in eval mode (no dropout)."""
     pooled = SequenceClassifier(encoder, pooling=pooling)
     pooled.head = nn.Identity()  # the classifier now returns its pooled vector, (batch, hidden)
     return predict_logits(pooled, _unlabelled(tokenizer, texts, max_length), batch_size, progress=progress)
