@@ -5,7 +5,7 @@ Five ways, each with a fixed budget, side by side in one run:
     tfidf     TF-IDF of 1-2-grams + logistic regression (scikit-learn, C chosen on validation): the floor
     frozen    pretrained all-MiniLM-L6-v2, encoder frozen: its mean-pooled sentence vectors computed once,
               and a linear head on them trained to convergence (logistic regression, C chosen on
-              validation), as in notebook 08
+              validation), as in notebook 09
     full      the same encoder, every weight fine-tuned
     lora      the same encoder frozen, LoRA adapters (peft, rank 8) on attention's query/key/value/output
               and the two feed-forward layers of every block
@@ -67,7 +67,7 @@ def frozen(splits, tokenizer) -> dict:
     encoder = AutoModel.from_pretrained(data.minilm_dir())
     vectors = {name: sentence_vectors(encoder, tokenizer, part.texts, max_length=64, progress=name).numpy()
                for name, part in splits.items()}  # (n, 384) each
-    # the probe is the head of a SequenceClassifier on the frozen encoder (notebook 08 copies it in)
+    # the probe is the head of a SequenceClassifier on the frozen encoder (notebook 09 copies it in)
     head = count_parameters(SequenceClassifier(encoder, num_labels=2).head)[0]
     return probe(vectors, splits, start, trainable_params=lambda clf: head)
 

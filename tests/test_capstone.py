@@ -1,4 +1,4 @@
-"""The pieces notebook 10 (capstone) adds to helpers.pretraining: packing documents into MLM blocks,
+"""The pieces notebook 14 (capstone) adds to helpers.pretraining: packing documents into MLM blocks,
 the mini-BERT with its pretraining heads (the same model as notebook 06 builds, so its checkpoints
 load), and moving a pretrained encoder into a classifier."""
 

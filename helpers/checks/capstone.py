@@ -1,4 +1,4 @@
-"""Checks for notebook 10 (capstone: pretrain your own mini-BERT, fine-tune it, compare)."""
+"""Checks for notebook 14 (capstone: pretrain your own mini-BERT, fine-tune it, compare)."""
 
 import torch
 
@@ -27,7 +27,7 @@ def _models(seed: int, pretraining_layers: int = 2):
     return pretrainer, SequenceClassifier(Encoder(_tiny_config()), num_labels=2)
 
 
-@exercise("10.1", "moving a pretrained encoder into a classifier")
+@exercise("14.1", "moving a pretrained encoder into a classifier")
 def transfer(answer) -> None:
     pretrainer, clf = _models(seed=0)
     state = {k: v.clone() for k, v in pretrainer.state_dict().items()}
@@ -80,7 +80,7 @@ def _pack_cases():
     return [(docs, 64), (docs, 8), (docs, 2), ([[5, 6, 7], [8, 9]], 4), ([[5, 6, 7], [8]], 3)]
 
 
-@exercise("10.2", "packing documents into full MLM blocks")
+@exercise("14.2", "packing documents into full MLM blocks")
 def packing(answer) -> None:
     from helpers.pretraining import pack_documents
 

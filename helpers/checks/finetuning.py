@@ -1,4 +1,4 @@
-"""Checks for notebook 08 (fine-tuning a pretrained encoder for classification)."""
+"""Checks for notebook 09 (fine-tuning a pretrained encoder for classification)."""
 
 import math
 
@@ -23,7 +23,7 @@ def _metric_cases():
     ]
 
 
-@exercise("08.1", "macro precision, recall and F1 from predictions")
+@exercise("09.1", "macro precision, recall and F1 from predictions")
 def macro_metrics(answer) -> None:
     from sklearn.metrics import precision_recall_fscore_support
 
@@ -63,7 +63,7 @@ def _tiny_classifiers():
             ("a transformers BertModel", SequenceClassifier(hf, 3))]
 
 
-@exercise("08.2", "freeze the encoder: train the head only")
+@exercise("09.2", "freeze the encoder: train the head only")
 def head_only(answer) -> None:
     for what, model in _tiny_classifiers():
         head = sum(p.numel() for p in model.head.parameters())
@@ -86,7 +86,7 @@ def head_only(answer) -> None:
                               f"{total}). Count p.numel() of each parameter; trainable ones have p.requires_grad.")
 
 
-@exercise("08.3", "a stratified sample of n labelled examples")
+@exercise("09.3", "a stratified sample of n labelled examples")
 def stratified_sample(answer) -> None:
     sorted_binary = np.repeat([0, 1], [500, 500])  # a file sorted by label, as many are
     rng = np.random.default_rng(1)

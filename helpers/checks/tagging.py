@@ -1,4 +1,4 @@
-"""Checks for notebook 09 (token classification): entity spans, sub-token labels, entity-level F1."""
+"""Checks for notebook 10 (token classification): entity spans, sub-token labels, entity-level F1."""
 
 import math
 import random
@@ -43,7 +43,7 @@ def _span_hint(tags, want, got) -> str:
     return "O ends the open entity, B- ends it and starts another, I- of the same type continues it."
 
 
-@exercise("09.1", "entity spans from BIO tags")
+@exercise("10.1", "entity spans from BIO tags")
 def spans(answer) -> None:
     from helpers.tagging import bio_spans
 
@@ -67,7 +67,7 @@ ALIGN_CASES = [
 ]
 
 
-@exercise("09.2", "word labels to sub-token labels")
+@exercise("10.2", "word labels to sub-token labels")
 def align(answer) -> None:
     from helpers.tagging import align_labels
 
@@ -113,7 +113,7 @@ SCORE_CASES = [
 ]
 
 
-@exercise("09.3", "entity-level precision, recall and F1")
+@exercise("10.3", "entity-level precision, recall and F1")
 def scores(answer) -> None:
     from helpers.tagging import entity_scores
 

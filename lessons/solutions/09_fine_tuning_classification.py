@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 08, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 09, and one wrong answer each (the tests use both)."""
 
 import numpy as np
 
@@ -52,5 +52,5 @@ def stratified_sample_wrong(labels, n, seed):
     return np.arange(n)  # the first n examples: fine only if the file is shuffled
 
 
-SOLUTIONS = {"08.1": macro_metrics, "08.2": head_only, "08.3": stratified_sample}
-WRONG = {"08.1": macro_metrics_wrong, "08.2": head_only_wrong, "08.3": stratified_sample_wrong}
+SOLUTIONS = {"09.1": macro_metrics, "09.2": head_only, "09.3": stratified_sample}
+WRONG = {"09.1": macro_metrics_wrong, "09.2": head_only_wrong, "09.3": stratified_sample_wrong}

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 10, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 14, and one wrong answer each (the tests use both)."""
 
 import torch
 
@@ -34,5 +34,5 @@ def pack_wrong(documents, block_size, cls_id, sep_id):
                         dtype=torch.long).reshape(-1, block_size)
 
 
-SOLUTIONS = {"10.1": transfer, "10.2": pack}
-WRONG = {"10.1": transfer_wrong, "10.2": pack_wrong}
+SOLUTIONS = {"14.1": transfer, "14.2": pack}
+WRONG = {"14.1": transfer_wrong, "14.2": pack_wrong}

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 09, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 10, and one wrong answer each (the tests use both)."""
 
 
 def spans(tags):
@@ -62,5 +62,5 @@ def entity_prf_wrong(gold, pred):
     return precision, recall, f1
 
 
-SOLUTIONS = {"09.1": spans, "09.2": align, "09.3": entity_prf}
-WRONG = {"09.1": spans_wrong, "09.2": align_wrong, "09.3": entity_prf_wrong}
+SOLUTIONS = {"10.1": spans, "10.2": align, "10.3": entity_prf}
+WRONG = {"10.1": spans_wrong, "10.2": align_wrong, "10.3": entity_prf_wrong}
