@@ -93,6 +93,24 @@ def needs_grad_scaler(device: torch.device | str) -> bool:
     return autocast_dtype(device) == torch.float16 and torch.device(device).type == "cuda"
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int | None):
+    """Run torch with ``n`` CPU threads inside the block, then restore the old count (None: leave as is).
+
+    The embedding trainers run several Python threads of single-threaded kernels (Hogwild), which on
+    small batches beats one thread of multi-threaded kernels waiting at barriers.
+    """
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def describe(device: torch.device | str | None = None) -> dict:
     """What a notebook prints about where it runs: device, its name, threads, autocast dtype."""
     device = torch.device(device) if device is not None else get_device()

