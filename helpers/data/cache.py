@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .. import validation as validate
+
 # Bump when a tokeniser or cleaning step changes: every cached corpus is then rebuilt.
 PREPROCESS_VERSION = 1
 CACHE_ENV = "COURSE_CACHE_DIR"
@@ -23,9 +25,17 @@ _MAGIC = b"LLMCOURSE-CACHE-1\n"
 
 
 def cache_dir() -> Path:
-    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "llm-course")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The cache folder (``$COURSE_CACHE_DIR``, default ``~/.cache/llm-course``), created if needed."""
+    where = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "llm-course"
+    return validate.dir_path(f"${CACHE_ENV}", where, writable=True)
+
+
+def _sources(sources) -> list[Path]:
+    if isinstance(sources, (str, bytes, os.PathLike)) or not isinstance(sources, (list, tuple)):
+        raise validate.ArgumentTypeError(f"sources must be a list of paths (wrap one path in a list); got "
+                                         f"{type(sources).__name__}.")
+    return [validate.file_path(f"sources[{i}]", p, must_exist=False) if not Path(p).is_dir() else Path(p)
+            for i, p in enumerate(sources)]
 
 
 def _fingerprint(paths: Sequence[Path]) -> list:
@@ -38,6 +48,13 @@ def _fingerprint(paths: Sequence[Path]) -> list:
 
 
 def cache_key(label: str, sources: Sequence[Path], **params) -> str:
+    """The cache file's name for ``label``: a hash of the sources' fingerprints, the preprocessing
+    version and ``params``."""
+    validate.string("label", label)
+    if "/" in label or os.sep in label:
+        raise validate.ArgumentValueError(f"label becomes a file name; it cannot hold a path separator: "
+                                          f"{label!r}.")
+    sources = _sources(sources)
     blob = json.dumps(
         {"label": label, "sources": _fingerprint(sources), "version": PREPROCESS_VERSION,
          "params": params},
@@ -48,6 +65,7 @@ def cache_key(label: str, sources: Sequence[Path], **params) -> str:
 
 def write_cache(path: Path, obj) -> None:
     """Pickle ``obj`` to ``path`` atomically, with a checksum that makes a torn file detectable."""
+    path = validate.file_path("path", path, must_exist=False, writable=True)
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
@@ -63,6 +81,7 @@ def write_cache(path: Path, obj) -> None:
 
 def read_cache(path: Path):
     """The cached object, or None when the file is absent, foreign or cut short."""
+    path = validate.file_path("path", path, must_exist=False)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -81,6 +100,7 @@ def read_cache(path: Path):
 
 def cached(label: str, sources: Sequence[Path], build: Callable[[], object], **params):
     """``build()``'s result, from the disk cache when its sources and parameters are unchanged."""
+    validate.callable_("build", build)
     path = cache_dir() / (cache_key(label, sources, **params) + ".pkl")
     obj = read_cache(path)
     if obj is None:

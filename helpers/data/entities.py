@@ -17,7 +17,8 @@ import numpy as np
 
 from .assets import MissingAssetError, asset_path, install_command
 from .cache import cached
-from .loaders import _sources, documents, split_indices
+from .. import validation as validate
+from .loaders import _fractions, _sources, documents, split_indices
 
 
 # OntoNotes entity types kept by default (spaCy's small English model knows 18); the others become O.
@@ -75,11 +76,12 @@ class TaggedSentences:
 
 
 def _check_entity_types(types: Sequence[str]) -> tuple[str, ...]:
+    types = validate.list_of_str("types", types, hint='For example ["PERSON", "GPE"].')
     known = json.loads((spacy_model_dir() / "meta.json").read_text(encoding="utf-8"))["labels"]["ner"]
     unknown = [t for t in types if t not in known]
-    if unknown or not types:
-        raise ValueError(f"Unknown entity types {unknown} (or none given); spaCy's model knows "
-                         f"{', '.join(known)}.")
+    if unknown:
+        raise validate.ArgumentValueError(f"Unknown entity types {unknown}; spaCy's model knows "
+                                          f"{', '.join(known)}.")
     return tuple(types)
 
 
@@ -87,8 +89,9 @@ def spacy_tag(texts: Sequence[str], types: Sequence[str] = ENTITY_TYPES, split_s
               progress: bool = False) -> TaggedSentences:
     """Machine-label ``texts`` with spaCy: each text (or, with ``split_sentences``, each of its
     sentences) as spaCy's words and a BIO tag per word. Entities of other types are tagged O."""
-    if isinstance(texts, str):
-        raise TypeError("Give a list of texts, not a single string: e.g. [text].")
+    texts = validate.list_of_str("texts", texts)
+    split_sentences = validate.boolean("split_sentences", split_sentences)
+    progress = validate.boolean("progress", progress)
     types = _check_entity_types(types)
     from tqdm.auto import tqdm
 
@@ -120,15 +123,18 @@ def entity_sentences(source: str = "imdb", n_docs: int = 600, fractions: Sequenc
     sentences where the answer is "nothing". Labelling is cached on disk; the first call takes about
     10 s per 100 IMDB reviews on 2 CPU cores. All the sentences of a document land in the same part.
     """
-    if len(fractions) != 3:
-        raise ValueError(f"Give three fractions (train, validation, test); got {len(fractions)}.")
-    docs = documents(source)
-    if not 3 <= n_docs <= len(docs):
-        raise ValueError(f"n_docs={n_docs} is impossible: {source} has {len(docs)} documents; ask for "
-                         f"between 3 and {len(docs)}.")
-    if not 0.0 <= empty_fraction <= 1.0:
-        raise ValueError(f"empty_fraction must lie in [0, 1], got {empty_fraction}.")
+    validate.string("source", source)
+    fractions = _fractions(fractions, 3)
+    seed = validate.non_negative_int("seed", seed)
+    n_docs = validate.integer("n_docs", n_docs, low=3)
+    min_words = validate.positive_int("min_words", min_words)
+    max_words = validate.integer(f"max_words (at least min_words={min_words})", max_words, low=min_words)
+    empty_fraction = validate.probability("empty_fraction", empty_fraction)
     types = sorted(_check_entity_types(types))
+    docs = documents(source)
+    if n_docs > len(docs):
+        raise validate.ArgumentValueError(f"n_docs={n_docs} is impossible: {source} has {len(docs)} "
+                                          f"documents; ask for between 3 and {len(docs)}.")
 
     def build() -> TaggedSentences:
         order = np.random.default_rng(0).permutation(len(docs))[:n_docs]

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import validation as validate
 from .assets import _asset, asset_path
 from .cache import cached
 
@@ -55,7 +56,8 @@ def _labelled_texts(name: str) -> tuple[list[str], np.ndarray]:
         lines = asset_path(name).read_text(encoding="latin-1").splitlines()
         rows = [line.split(" ", 1) for line in lines if line.strip()]
         return [t.strip() for _, t in rows], np.array([int(lab == "__label__pos") for lab, _ in rows])
-    raise ValueError(f"{name!r} is not a labelled asset; choose imdb, rotten_tomatoes or pang_lee.")
+    raise validate.ArgumentValueError(f"{name!r} is not a labelled asset; choose imdb, rotten_tomatoes or "
+                                      f"pang_lee.")
 
 
 def _wiki_articles() -> list[str]:
@@ -81,26 +83,25 @@ def documents(name: str) -> list[str]:
         return [p.strip() for p in re.split(r"\n\s*\n", shakespeare_text()) if p.strip()]
     if kind == "labelled":
         return _labelled_texts(name)[0]
-    raise ValueError(f"{name!r} is a {kind}, not a corpus of documents.")
+    raise validate.ArgumentValueError(f"{name!r} is a {kind}, not a corpus of documents.")
 
 
 def read_text_file(path: str | os.PathLike) -> str:
     """A learner's own text file, with clear errors for missing, binary or empty files."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No file at {path}. Give the path of a plain-text (.txt) file.")
+    path = validate.file_path("path (of a plain-text file)", path)
     raw = path.read_bytes()
     if b"\x00" in raw[:8192]:
-        raise ValueError(f"{path} looks like a binary file, not text. Give a plain-text (.txt) file.")
+        raise validate.ArgumentValueError(f"{path} looks like a binary file, not text. Give a plain-text "
+                                          f"(.txt) file.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(
+        raise validate.ArgumentValueError(
             f"{path} is not UTF-8 text (byte {err.start} cannot be decoded). "
             f"Save it as UTF-8 or give another file."
         ) from None
     if not text.strip():
-        raise ValueError(f"{path} is empty: a corpus needs some text.")
+        raise validate.ArgumentValueError(f"{path} is empty: a corpus needs some text.")
     return text
 
 
@@ -113,21 +114,17 @@ def tokenize(doc: str) -> list[str]:
     """Lower-cased word tokens of 2 to 15 letters, accents kept (gensim's ``simple_preprocess``)."""
     from gensim.utils import simple_preprocess
 
-    return simple_preprocess(doc)
+    return simple_preprocess(validate.string("doc", doc, non_empty=False))
 
 
 def tokenize_documents(docs: Sequence[str], min_tokens: int = 1) -> list[list[str]]:
     """Tokenise each document; documents with fewer than ``min_tokens`` tokens are dropped."""
-    if isinstance(docs, (str, bytes)):
-        raise TypeError("Give a list of documents (strings), not a single string: e.g. text.splitlines().")
-    if len(docs) == 0:
-        raise ValueError("The corpus is empty: give at least one document.")
-    bad = [type(d).__name__ for d in docs if not isinstance(d, str)]
-    if bad:
-        raise TypeError(f"Every document must be a string; found {len(bad)} of type {bad[0]}.")
+    docs = validate.list_of_str("docs (a list of documents)", docs,
+                                hint="For one text, give its lines: text.splitlines().")
+    min_tokens = validate.positive_int("min_tokens", min_tokens)
     out = [toks for toks in map(tokenize, docs) if len(toks) >= min_tokens]
     if not out:
-        raise ValueError(
+        raise validate.ArgumentValueError(
             f"No document of the {len(docs)} given has {min_tokens} or more word tokens: "
             f"the corpus has no usable text."
         )
@@ -145,8 +142,9 @@ def corpus(name: str, max_docs: int | None = None) -> list[list[str]]:
     the first documents only (for quick runs).
     """
     kind = _asset(name).kind
+    max_docs = validate.positive_int("max_docs", max_docs, optional=True)
     if kind not in ("corpus", "labelled"):
-        raise ValueError(f"{name!r} is a {kind}, not a corpus; corpora are lee, wiki, shakespeare, imdb, "
+        raise validate.ArgumentValueError(f"{name!r} is a {kind}, not a corpus; corpora are lee, wiki, shakespeare, imdb, "
                          "rotten_tomatoes and pang_lee.")
     docs = cached(f"corpus-{name}", _sources(name), lambda: tokenize_documents(documents(name)))
     return docs[:max_docs] if max_docs is not None else docs
@@ -170,14 +168,40 @@ class LabelledTexts:
         return f"LabelledTexts({len(self)} texts, label counts {counts})"
 
 
+def _labels(labels) -> np.ndarray:
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray)):
+        raise validate.ArgumentTypeError(f"labels must be a list or 1-D array of whole-number class labels; "
+                                         f"got {type(labels).__name__}.")
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or (len(arr) and not np.issubdtype(arr.dtype, np.integer)):
+        raise validate.ArgumentTypeError(f"labels must be a 1-D list of whole-number class labels; got "
+                                         f"{arr.dtype} of shape {arr.shape}.")
+    return arr
+
+
+def _fractions(fractions, n: int | None = None) -> list[float]:
+    """Split fractions: numbers in [0, 1] that sum to 1 (``n`` of them, when given)."""
+    if isinstance(fractions, (str, bytes)) or not isinstance(fractions, (Sequence, np.ndarray)):
+        raise validate.ArgumentTypeError(f"fractions must be a list of numbers, e.g. (0.8, 0.1, 0.1); got "
+                                         f"{type(fractions).__name__}.")
+    if n is not None and len(fractions) != n:
+        raise validate.ArgumentValueError(f"Give {n} fractions (train, validation, test); got {len(fractions)}.")
+    if len(fractions) == 0:
+        raise validate.ArgumentValueError("fractions is empty; give e.g. (0.8, 0.1, 0.1).")
+    out = [validate.real(f"fractions[{i}]", f) for i, f in enumerate(fractions)]
+    if any(f < 0 for f in out) or abs(sum(out) - 1.0) > 1e-6:
+        raise validate.ArgumentValueError(f"Split fractions must be non-negative and sum to 1; got {out} "
+                                          f"(sum {sum(out):.4f}).")
+    return out
+
+
 def split_indices(labels: np.ndarray, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
     """Stratified, seeded split of ``range(len(labels))`` into parts of the given fractions."""
-    fractions = [float(f) for f in fractions]
-    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"Split fractions must be non-negative and sum to 1; got {fractions} "
-                         f"(sum {sum(fractions):.4f}).")
+    labels = _labels(labels)
+    fractions = _fractions(fractions)
+    seed = validate.non_negative_int("seed", seed)
     rng = np.random.default_rng(seed)
-    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    parts: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] for _ in fractions]
     for label in np.unique(labels):  # split each class alike, so every part keeps the balance
         idx = rng.permutation(np.flatnonzero(labels == label))
         bounds = np.round(np.cumsum(fractions) * len(idx)).astype(int)
@@ -196,17 +220,33 @@ def sentiment(
 
     ``max_examples`` takes a seeded, class-balanced sample first (for quick runs).
     """
-    texts, labels = _labelled_texts(_asset(source).name)
-    if max_examples is not None:
-        if not 0 < max_examples <= len(texts):
-            raise ValueError(f"max_examples={max_examples} is impossible: {source} has {len(texts)} "
-                             f"examples; ask for between 1 and {len(texts)}.")
-        keep = split_indices(labels, [max_examples / len(texts), 1 - max_examples / len(texts)], seed)[0]
-        texts, labels = [texts[i] for i in keep], labels[keep]
+    validate.one_of("source", source, ("imdb", "rotten_tomatoes", "pang_lee"))
+    fractions = _fractions(fractions, 3)
+    seed = validate.non_negative_int("seed", seed)
+    max_examples = validate.integer("max_examples", max_examples, low=1, optional=True)
+    texts, labels = _labelled_texts(source)
+    if max_examples is not None and max_examples > len(texts):
+        raise validate.ArgumentValueError(f"max_examples={max_examples} is impossible: {source} has "
+                                          f"{len(texts)} examples; ask for between 1 and {len(texts)}.")
+
+    def sample_and_split(n: int | None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """A seeded, class-balanced sample of n examples (all when None), and its split."""
+        keep = np.arange(len(labels))
+        if n is not None:
+            keep = split_indices(labels, [n / len(labels), 1 - n / len(labels)], seed)[0]
+        return keep, split_indices(labels[keep], fractions, seed)
+
+    keep, parts = sample_and_split(max_examples)
     names = ["train", "validation", "test"]
-    if len(fractions) != 3:
-        raise ValueError(f"Give three fractions (train, validation, test); got {len(fractions)}.")
-    parts = split_indices(labels, fractions, seed)
+    empty = [name for name, f, idx in zip(names, fractions, parts) if f > 0 and len(idx) == 0]
+    if empty:  # a tiny sample leaves a part empty: say which, and the smallest sample that fills them all
+        enough = next((n for n in range(max_examples + 1, len(texts) + 1)
+                       if all(len(idx) for f, idx in zip(fractions, sample_and_split(n)[1]) if f > 0)),
+                      len(texts))
+        raise validate.ArgumentValueError(
+            f"max_examples={max_examples} leaves the {' and '.join(empty)} part(s) empty with fractions "
+            f"{tuple(fractions)}; ask for at least max_examples={enough}.")
+    texts, labels = [texts[i] for i in keep], labels[keep]
     return {n: LabelledTexts([texts[i] for i in idx], labels[idx]) for n, idx in zip(names, parts)}
 
 
@@ -220,8 +260,7 @@ def word_pairs(name: str) -> list[tuple[str, str, float]]:
 
     For gensim, pass ``asset_path(name)`` to ``KeyedVectors.evaluate_word_pairs`` instead.
     """
-    if name not in ("wordsim353", "simlex999"):
-        raise ValueError(f"{name!r} is not a word-pair set; choose wordsim353 or simlex999.")
+    validate.one_of("name (a word-pair set: wordsim353 or simlex999)", name, ("wordsim353", "simlex999"))
     triples = []
     for line in asset_path(name).read_text(encoding="utf-8").splitlines():
         if not line or line.startswith("#"):
@@ -248,12 +287,16 @@ def analogies() -> list[tuple[str, str, str, str, str]]:
 # --------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
 def glove(max_words: int | None = None):
     """Pretrained GloVe 6B 50d as gensim ``KeyedVectors`` (words in frequency order).
 
     ``max_words`` keeps the most frequent words only (the full table is 400,000 x 50, 80 MB).
     """
+    return _load_glove(validate.positive_int("max_words", max_words, optional=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_glove(max_words: int | None):
     import pandas as pd
     from gensim.models import KeyedVectors
 

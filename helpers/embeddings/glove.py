@@ -8,6 +8,7 @@ AdaGrad step is written by hand and runs Hogwild on CPU threads, as GloVe's C co
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..device import cpu_threads, get_device
+from .. import validation as validate
+from .sampling import _id_arrays
 from .vocab import Vocab, _check_corpus, to_keyed_vectors
-from .word2vec import _check_positive_int
 
 
 def cooccurrence_matrix(ids: np.ndarray, docs: np.ndarray, vocab_size: int, window: int = 10,
@@ -31,7 +33,12 @@ def cooccurrence_matrix(ids: np.ndarray, docs: np.ndarray, vocab_size: int, wind
     """
     import scipy.sparse as sp
 
-    _check_positive_int("window", window, 1, 100)
+    ids, docs = _id_arrays(ids, docs)
+    vocab_size = validate.positive_int("vocab_size", vocab_size)
+    window = validate.positive_int("window", window, 100)
+    distance_weighting = validate.boolean("distance_weighting", distance_weighting)
+    if len(ids) and ids.max() >= vocab_size:
+        raise validate.ArgumentValueError(f"ids holds the word id {ids.max()}, but vocab_size is {vocab_size}.")
     X = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
     for d in range(1, min(window, len(ids) - 1) + 1):
         same = docs[:-d] == docs[d:]  # (n-d,)
@@ -43,6 +50,8 @@ def cooccurrence_matrix(ids: np.ndarray, docs: np.ndarray, vocab_size: int, wind
 
 def glove_weight(x: torch.Tensor, x_max: float = 100.0, alpha: float = 0.75) -> torch.Tensor:
     """GloVe's weighting f(x) = (x / x_max)^alpha below x_max, 1 above: rare pairs count less."""
+    validate.tensor("x", x, dtype="float")
+    x_max, alpha = validate.positive("x_max", x_max), validate.non_negative("alpha", alpha)
     return torch.clamp(x / x_max, max=1.0) ** alpha
 
 
@@ -51,6 +60,11 @@ def glove_loss(w_i, w_j, b_i, b_j, x, x_max: float = 100.0, alpha: float = 0.75)
 
     w_i, w_j: (B, D); b_i, b_j, x: (B,).
     """
+    for name, t, ndim in (("w_i", w_i, 2), ("w_j", w_j, 2), ("b_i", b_i, 1), ("b_j", b_j, 1), ("x", x, 1)):
+        validate.tensor(name, t, dtype="float", ndim=ndim)
+    if w_i.shape != w_j.shape or not b_i.shape == b_j.shape == x.shape == w_i.shape[:1]:
+        raise validate.ShapeError(f"w_i, w_j must be (B, D) and b_i, b_j, x (B,); got {tuple(w_i.shape)}, "
+                                  f"{tuple(w_j.shape)}, {tuple(b_i.shape)}, {tuple(b_j.shape)}, {tuple(x.shape)}.")
     err = (w_i * w_j).sum(-1) + b_i + b_j - torch.log(x)  # (B,)
     return (glove_weight(x, x_max, alpha) * err.square()).mean()
 
@@ -80,6 +94,22 @@ def _glove_step(W, C, sW, sC, i, j, log_x, f_x, lr: float, mask_w, mask_c) -> to
     sW.index_add_(0, i, gw.square_())
     sC.index_add_(0, j, gc.square_())
     return loss
+
+
+def _check_cooccurrences(cooccurrences) -> None:
+    """``(vocab, X)`` as an earlier ``train_glove`` counted them: X is a (V, V) scipy sparse matrix."""
+    import scipy.sparse as sp
+
+    if not (isinstance(cooccurrences, (tuple, list)) and len(cooccurrences) == 2):
+        raise validate.ArgumentTypeError("cooccurrences must be a pair (vocab, X): a Vocab and its "
+                                         "co-occurrence matrix from cooccurrence_matrix().")
+    vocab, X = cooccurrences
+    if not isinstance(vocab, Vocab) or not sp.issparse(X):
+        raise validate.ArgumentTypeError(f"cooccurrences must be (Vocab, scipy sparse matrix); got "
+                                         f"({type(vocab).__name__}, {type(X).__name__}).")
+    if X.shape != (len(vocab), len(vocab)):
+        raise validate.ShapeError(f"The co-occurrence matrix is {X.shape} but the vocabulary has "
+                                  f"{len(vocab)} words.")
 
 
 @dataclass
@@ -130,11 +160,21 @@ def train_glove(
     Pass ``cooccurrences=(vocab, X)`` to reuse a matrix already counted.
     """
     _check_corpus(corpus)
-    _check_positive_int("dim", dim, 1, 10_000)
-    _check_positive_int("epochs", epochs, 1)
-    if not (x_max > 0 and alpha > 0 and lr > 0):
-        raise ValueError(f"x_max, alpha and lr must be > 0; got {x_max}, {alpha}, {lr}.")
-    dev = torch.device(device) if device is not None else get_device()
+    dim = validate.positive_int("dim", dim, 10_000)
+    window = validate.positive_int("window", window, 100)
+    min_count = validate.positive_int("min_count", min_count)
+    epochs = validate.positive_int("epochs", epochs)
+    x_max, alpha = validate.positive("x_max", x_max), validate.positive("alpha", alpha)
+    lr = validate.positive("lr", lr)
+    batch_size = validate.positive_int("batch_size", batch_size, optional=True)
+    max_vocab = validate.positive_int("max_vocab", max_vocab, optional=True)
+    workers = validate.positive_int("workers", workers, 256)
+    seed = validate.non_negative_int("seed", seed)
+    progress = validate.boolean("progress", progress)
+    dev = get_device(device)
+    if cooccurrences is not None:
+        _check_cooccurrences(cooccurrences)
+    validate.warn_or_refuse_one_word_documents("corpus", corpus)
     raw_tokens = sum(len(doc) for doc in corpus)
     t0 = time.perf_counter()
     if cooccurrences is None:
@@ -150,7 +190,7 @@ def train_glove(
     vals = torch.from_numpy(coo.data.astype(np.float32)).to(dev)
     V, nnz = len(vocab), len(vals)
     if nnz == 0:
-        raise ValueError("No two words co-occur within the window: the corpus is too small.")
+        raise validate.ArgumentValueError("No two words co-occur within the window: the corpus is too small.")
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
     # Parameters: word vectors W, context vectors C, their biases; AdaGrad's squared-gradient sums
@@ -165,7 +205,7 @@ def train_glove(
     sW, sC = torch.ones_like(Wx), torch.ones_like(Cx)  # AdaGrad's sums start at 1, as the C code
     log_x, f_x = torch.log(vals), glove_weight(vals, x_max, alpha)  # (nnz,) each, computed once
     batch_size = batch_size or (4096 if dev.type == "cpu" else 65536)
-    workers = (workers or 1) if dev.type == "cpu" else 1
+    workers = workers if dev.type == "cpu" else 1
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
 
     def run(slices, totals):
@@ -186,8 +226,11 @@ def train_glove(
                 for job in [pool.submit(run, slices[w::workers], totals[w]) for w in range(workers)]:
                     job.result()
             losses.append(sum(t.item() for ts in totals for t in ts) / nnz)
+            if not math.isfinite(losses[-1]):
+                break
     if pool is not None:
         pool.shutdown()
+    validate.losses_ok(losses, f"epoch {len(losses)} of {epochs}", "Lower lr, or raise x_max.")
     seconds = time.perf_counter() - start
     W, C = Wx[:, :dim].cpu(), Cx[:, :dim].cpu()
     config = dict(dim=dim, window=window, min_count=min_count, epochs=epochs, x_max=x_max,

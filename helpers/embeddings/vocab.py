@@ -16,17 +16,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .. import validation as validate
+
 
 def _check_corpus(corpus) -> None:
-    if isinstance(corpus, (str, bytes)):
-        raise TypeError("Give a tokenised corpus: a list of documents, each a list of words "
-                        "(for example helpers.data.corpus('imdb')), not a single string.")
-    if corpus is None or len(corpus) == 0:
-        raise ValueError("The corpus is empty: give at least one document (a list of words).")
-    first = corpus[0]
-    if isinstance(first, str):
-        raise TypeError("Each document must be a list of words, not a string; tokenise first "
-                        "with helpers.data.tokenize_documents(texts).")
+    validate.tokenised_corpus("corpus", corpus)
 
 
 @dataclass
@@ -46,19 +40,20 @@ class Vocab:
                     max_size: int | None = None, min_size: int = 2) -> "Vocab":
         """Count words; keep those seen ``min_count`` times or more (at most ``max_size``)."""
         _check_corpus(corpus)
-        if not isinstance(min_count, (int, np.integer)) or min_count < 1:
-            raise ValueError(f"min_count must be a whole number >= 1; got {min_count!r}.")
+        min_count = validate.positive_int("min_count", min_count)
+        max_size = validate.positive_int("max_size", max_size, optional=True)
+        min_size = validate.positive_int("min_size", min_size)
         counter = Counter()
         for doc in corpus:
             counter.update(doc)
         if not counter:
-            raise ValueError(f"The corpus has {len(corpus)} documents but no words in them.")
+            raise validate.ArgumentValueError(f"The corpus has {len(corpus)} documents but no words in them.")
         kept = [(w, c) for w, c in counter.items() if c >= min_count]
         kept.sort(key=lambda wc: (-wc[1], wc[0]))  # most frequent first, ties alphabetical
         if max_size is not None:
             kept = kept[:max_size]
         if len(kept) < min_size:
-            raise ValueError(
+            raise validate.ArgumentValueError(
                 f"Only {len(kept)} distinct words occur {min_count} times or more "
                 f"({len(counter)} distinct words in all, {sum(counter.values())} tokens); at least "
                 f"{min_size} are needed. Give a bigger corpus or lower min_count.")
@@ -97,23 +92,34 @@ def check_word(word: str, vocabulary) -> None:
     ``vocabulary`` is anything with ``in`` and iteration over words: a dict, a Vocab's index, or a
     gensim ``KeyedVectors`` (its ``key_to_index``).
     """
+    validate.string("word", word)
     keys = getattr(vocabulary, "key_to_index", vocabulary)
+    if not hasattr(keys, "__contains__") or isinstance(keys, str):
+        raise validate.ArgumentTypeError(f"vocabulary must be a dict of words, a Vocab's index or gensim "
+                                         f"KeyedVectors; got {type(vocabulary).__name__}.")
     if word in keys:
         return
     close = difflib.get_close_matches(str(word).lower(), list(keys), n=5, cutoff=0.75)
     hint = f" Close matches: {', '.join(close)}." if close else ""
     low = " (the vocabulary is lower-case)" if str(word) != str(word).lower() else ""
-    raise KeyError(f"{word!r} is not in the vocabulary of {len(keys):,} words{low}.{hint}")
+    raise validate.UnknownNameError(f"{word!r} is not in the vocabulary of {len(keys):,} words{low}.{hint}")
 
 
 def to_keyed_vectors(words: Sequence[str], vectors) -> "KeyedVectors":  # noqa: F821
     """gensim ``KeyedVectors`` holding ``vectors`` (V, D) for ``words`` (keep frequency order)."""
     from gensim.models import KeyedVectors
 
+    words = validate.list_of_str("words", words)
+    if len(set(words)) != len(words):
+        twice = next(w for i, w in enumerate(words) if w in words[:i])
+        raise validate.ArgumentValueError(f"words must be distinct; {twice!r} occurs more than once.")
+    if not isinstance(vectors, (torch.Tensor, np.ndarray)):
+        raise validate.ArgumentTypeError(f"vectors must be a (words, dim) tensor or NumPy array; got "
+                                         f"{type(vectors).__name__}.")
     vectors = torch.as_tensor(vectors).detach().float().cpu().numpy()
-    if vectors.ndim != 2 or len(words) != len(vectors):
-        raise ValueError(f"Need one vector per word: {len(words)} words, vectors of shape "
-                         f"{tuple(vectors.shape)}.")
+    if vectors.ndim != 2 or len(words) != len(vectors) or vectors.shape[1] == 0:
+        raise validate.ShapeError(f"Need one vector per word: {len(words)} words, vectors of shape "
+                                  f"{tuple(vectors.shape)}.")
     kv = KeyedVectors(vector_size=vectors.shape[1])
     kv.add_vectors(list(words), vectors)
     kv.fill_norms()

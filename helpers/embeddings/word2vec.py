@@ -23,18 +23,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .. import validation as validate
 from ..device import cpu_threads, get_device
 from .sampling import _noise_table, _subsample, context_windows, keep_probabilities, noise_distribution
 from .vocab import Vocab, _check_corpus, to_keyed_vectors
 
 
 def _check_positive_int(name: str, value, low: int = 1, high: int | None = None) -> None:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        rng = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be a whole number {rng}; got {value!r}.")
+    """Kept for callers from before ``helpers.validation`` (contextual.py)."""
+    validate.integer(name, value, low, high)
 
 
 @dataclass
@@ -107,18 +104,26 @@ def train_word2vec(
     products instead of many vector products, at the same accuracy.
     """
     _check_corpus(corpus)
-    _check_positive_int("dim", dim, 1, 10_000)
-    _check_positive_int("window", window, 1, 100)
-    _check_positive_int("negative", negative, 1, 100)
-    _check_positive_int("epochs", epochs, 1)
-    _check_positive_int("workers", workers, 1, 256)
+    dim = validate.positive_int("dim", dim, 10_000)
+    window = validate.positive_int("window", window, 100)
+    negative = validate.positive_int("negative", negative, 100)
+    min_count = validate.positive_int("min_count", min_count)
+    sample = validate.non_negative("sample", sample)
+    epochs = validate.positive_int("epochs", epochs)
+    sg = validate.boolean("sg", sg)
+    alpha = validate.positive("alpha (the learning rate)", alpha, optional=True)
+    min_alpha = validate.non_negative("min_alpha", min_alpha)
+    batch_size = validate.positive_int("batch_size", batch_size, optional=True)
+    chunk_words = validate.positive_int("chunk_words", chunk_words)
+    max_vocab = validate.positive_int("max_vocab", max_vocab, optional=True)
+    workers = validate.positive_int("workers", workers, 256)
+    seed = validate.non_negative_int("seed", seed)
+    progress = validate.boolean("progress", progress)
+    dev = get_device(device)
+    validate.warn_or_refuse_one_word_documents("corpus", corpus)
     vocab = Vocab.from_corpus(corpus, min_count=min_count, max_size=max_vocab, min_size=negative + 2)
     alpha = (0.025 if sg else 0.05) if alpha is None else alpha
-    if not alpha > 0:
-        raise ValueError(f"alpha (the learning rate) must be > 0; got {alpha}.")
-    dev = torch.device(device) if device is not None else get_device()
     batch_size = batch_size or (512 if dev.type == "cpu" else 8192)
-    _check_positive_int("batch_size", batch_size, 1)
     workers = workers if dev.type == "cpu" else 1  # a GPU runs one big batch at a time
     rng = np.random.default_rng(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -183,12 +188,19 @@ def train_word2vec(
                 if chunk_losses:
                     losses.append(float(np.mean(chunk_losses)))
                     bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lrs[-1]:.4f}")
+                    if not math.isfinite(losses[-1]):
+                        break
+            if losses and not math.isfinite(losses[-1]):
+                break
         if dev.type == "cuda":
             torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     if pool is not None:
         pool.shutdown()
     bar.close()
+    validate.losses_ok(losses, f"epoch {epoch + 1} of {epochs}, after {done:,} kept words",
+                       "Give longer documents (a list of lines or articles, each a list of words), or "
+                       "a lower alpha if the loss diverged.")
     vectors = w_in[:V].float().cpu()
     config = dict(dim=dim, window=window, negative=negative, min_count=min_count, sample=sample,
                   epochs=epochs, sg=sg, alpha=alpha, min_alpha=min_alpha, batch_size=batch_size,
