@@ -83,7 +83,7 @@ def documents(name: str) -> list[str]:
         return [p.strip() for p in re.split(r"\n\s*\n", shakespeare_text()) if p.strip()]
     if kind == "labelled":
         return _labelled_texts(name)[0]
-    raise validate.ArgumentValueError(f"{name!r} is a {kind}, not a corpus of documents.")
+    raise validate.ArgumentValueError(f"name={name!r} is a {kind}, not a corpus of documents.")
 
 
 def read_text_file(path: str | os.PathLike) -> str:
@@ -144,8 +144,8 @@ def corpus(name: str, max_docs: int | None = None) -> list[list[str]]:
     kind = _asset(name).kind
     max_docs = validate.positive_int("max_docs", max_docs, optional=True)
     if kind not in ("corpus", "labelled"):
-        raise validate.ArgumentValueError(f"{name!r} is a {kind}, not a corpus; corpora are lee, wiki, shakespeare, imdb, "
-                         "rotten_tomatoes and pang_lee.")
+        raise validate.ArgumentValueError(f"name={name!r} is a {kind}, not a corpus; corpora are lee, wiki, "
+                                          f"shakespeare, imdb, rotten_tomatoes and pang_lee.")
     docs = cached(f"corpus-{name}", _sources(name), lambda: tokenize_documents(documents(name)))
     return docs[:max_docs] if max_docs is not None else docs
 
