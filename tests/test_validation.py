@@ -149,13 +149,17 @@ def test_word2vec_refuses_a_corpus_split_into_words():
         embeddings.train_word2vec(mostly_words, dim=8, min_count=1, epochs=1, device="cpu", progress=False)
 
 
-def test_diverging_training_stops_with_the_step_and_last_finite_loss():
+def test_diverging_training_stops_with_the_step_and_last_finite_loss(monkeypatch):
     # before: a NaN loss came back as a history of NaNs and vectors of NaN
     docs = data.corpus("lee", max_docs=60)
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 1 .*last finite loss"):
-        embeddings.train_word2vec(docs, dim=8, min_count=1, alpha=1e4, epochs=1, device="cpu", progress=False)
-    with pytest.raises(TrainingError, match="loss became nan"):
-        embeddings.train_glove(docs, dim=8, min_count=1, lr=1e6, epochs=2, device="cpu", progress=False)
+        embeddings.train_glove(docs, dim=8, min_count=1, lr=1e6, epochs=2, workers=1, device="cpu",
+                               progress=False)
+    steps = iter([1.0] + [float("nan")] * 10**6)  # one good stretch, then the loss diverges
+    monkeypatch.setattr(embeddings.word2vec, "_sg_step", lambda *a, want_loss=False, **kw: next(steps))
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1 .*last finite loss: 1\b"):
+        embeddings.train_word2vec(docs, dim=8, min_count=1, epochs=1, workers=1, chunk_words=2000, device="cpu",
+                                  progress=False)
 
 
 def test_pretrained_glove_refuses_a_negative_size():
