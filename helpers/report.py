@@ -90,7 +90,7 @@ def read(path: str | os.PathLike) -> dict:
 
 def read_claims(path: str | os.PathLike) -> list[dict]:
     """The claims recorded in ``path``, in order: ``{"claim", "held", "detail"}`` each."""
-    path = Path(path)
+    path = validate.file_path("path", path, must_exist=False)
     if not path.exists():
         return []
     items = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())

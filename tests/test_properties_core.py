@@ -299,7 +299,7 @@ def test_widgets(tokens, bad):
 # --- report ------------------------------------------------------------------------------------
 
 
-@covers(R, "record", "read")
+@covers(R, "record", "read", "claim", "read_claims")
 @FAST
 @given(name=st.text(min_size=1, max_size=10).filter(str.strip), value=st.one_of(st.integers(), st.floats(),
                                                                                  st.text(max_size=5)),
@@ -315,6 +315,12 @@ def test_report(tmp_path, monkeypatch, name, value, bad):
     refuses(lambda: R.read(tmp_path), "path")
     refuses(lambda: R.read(bad), "path")
     assert R.read(tmp_path / "none.jsonl") == {}
+    monkeypatch.setenv("COURSE_SMOKE", "1")  # claims stay silent in test mode
+    assert R.claim(name, value, "detail") is bool(value)
+    assert R.read_claims(path)[-1] == {"claim": name, "held": bool(value), "detail": "detail"}
+    refuses(lambda: R.claim(bad, True), "name")
+    refuses(lambda: R.read_claims(tmp_path), "path")
+    assert R.read_claims(tmp_path / "none.jsonl") == []
 
 
 # --- every public function has a property test --------------------------------------------
