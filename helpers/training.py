@@ -131,6 +131,21 @@ def estimate_loss(model, get_batch, eval_iters: int, seed: int, step_fn=None, de
     return out
 
 
+def epoch_batches(batches_for: Callable[[torch.Generator], list], fetch: Callable) -> Callable:
+    """A ``get_batch(split, generator)`` that walks through a dataset epoch by epoch: when one epoch's
+    batches (index tensors from ``batches_for(generator)``) are used up, the next epoch's are drawn
+    with the loop's generator; ``fetch(indices)`` makes the batch. A run resumes exactly from a
+    checkpoint written at the end of an epoch (fine-tuning evaluates and saves there)."""
+    queue: list = []
+
+    def get_batch(split, generator):
+        if not queue:
+            queue.extend(batches_for(generator))
+        return fetch(queue.pop(0))
+
+    return get_batch
+
+
 def _check(cfg: TrainConfig) -> None:
     for name in ("max_iters", "grad_accum"):
         if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) < 1:

@@ -144,3 +144,13 @@ def test_best_weights_and_patience():
     h = train(model, get_batch, cfg, evaluate=evaluate, progress=False)
     assert h["stopped_by"] == "early stopping" and h["eval_step"] == [2, 4, 6, 8] and h["best_step"] == 4
     assert torch.equal(model.lm_head.weight, seen[1])  # the weights of the best evaluation are back
+
+
+def test_the_bilm_trains_through_the_loop():
+    from helpers.contextual import train_bilm
+
+    corpus = [("the cat sat on the mat and the dog sat on the log " * 8).split()] * 12
+    result = train_bilm(corpus, min_count=1, seq_len=8, batch_size=16, epochs=2, lr=3e-2, emb_dim=16,
+                        hidden=16, device="cpu", progress=False)
+    assert len(result.losses) == 2 * 10 and result.losses[-1] < result.losses[0]  # 142 sequences / 16
+    assert 1 < result.val_perplexity < 4  # 10 ids; the sentence repeats, so the context tells the word
