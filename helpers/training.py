@@ -243,7 +243,7 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
                                       cfg.grad_accum, backward=lambda l: scaler.scale(l).backward())
             if not math.isfinite(loss):
                 last_good = next((x for x in reversed(history["loss"]) if math.isfinite(x)), None)
-                print(f"stopped: the loss is {loss} at step {step + 1} (last finite loss {last_good}); the "
+                main and print(f"stopped: the loss is {loss} at step {step + 1} (last finite loss {last_good}); the "
                       f"last checkpoint is kept. Try a lower learning rate or stronger gradient clipping.")
                 history["stopped_by"] = "non-finite loss"
                 optimizer.zero_grad(set_to_none=True)
@@ -287,7 +287,7 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
     except KeyboardInterrupt:
         history["stopped_by"] = "interrupted"
         saved = checkpoint_info(ckpt_path)["step"] if ckpt_path and ckpt_path.exists() else None
-        print(f"\ninterrupted at step {step}; " + (f"the checkpoint at step {saved} is intact, run again "
+        main and print(f"\ninterrupted at step {step}; " + (f"the checkpoint at step {saved} is intact, run again "
               "to resume from it." if saved is not None else "no checkpoint was written."))
     finally:
         if history["stopped_by"] in ("time budget", "early stopping"):
