@@ -62,3 +62,14 @@ def test_shares_of_a_global_batch():
     assert [w for _, w in pieces] == pytest.approx([1 / 3] * 3) and pieces[0][0][2] == "not sharded"
     uneven = dist.my_pieces((torch.arange(5),), accum=2)  # a short last batch: weights by size
     assert [len(p[0]) for p, _ in uneven] == [2, 3] and [w for _, w in uneven] == pytest.approx([0.4, 0.6])
+
+
+def test_scaling_benchmark_writes_its_figures(tmp_path):
+    out = tmp_path / "scaling.json"
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "scaling.py"), "--quick", "--steps", "3",
+                          "--out", str(out)], capture_output=True, text=True, timeout=240,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["processes"] == [1, 2] and len(result["tokens_per_s"]) == 2
+    assert min(result["tokens_per_s"]) > 0 and result["loss_max_abs_diff"] < 1e-5
