@@ -4,7 +4,7 @@ STAMP := $(VENV)/.course-setup
 PY    := $(VENV)/bin/python
 PORT  ?= 8888
 
-.PHONY: lab test render setup clean
+.PHONY: lab test render setup clean gpu-check
 
 $(STAMP): pyproject.toml tools/setup.sh
 	bash tools/setup.sh
@@ -23,6 +23,11 @@ test: $(STAMP)
 # rendered/ (not tracked). `make render RENDER_ARGS=--smoke` for a quick check of the pipeline.
 render: $(STAMP)
 	$(PY) -m tools.render_course $(RENDER_ARGS)
+
+# On a CUDA machine: the device-path tests, the engine in mixed precision, DDP with nccl on several GPUs,
+# the pretraining benchmark with its MFU -> bench/results/gpu.json. Elsewhere it says so and does nothing.
+gpu-check: $(STAMP)
+	$(PY) tools/gpu_check.py $(GPU_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -73,3 +73,12 @@ def test_scaling_benchmark_writes_its_figures(tmp_path):
     result = json.loads(out.read_text())
     assert result["processes"] == [1, 2] and len(result["tokens_per_s"]) == 2
     assert min(result["tokens_per_s"]) > 0 and result["loss_max_abs_diff"] < 1e-5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a CUDA machine `make gpu-check` runs for real")
+def test_gpu_check_skips_cleanly_without_cuda(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT))
+    from tools.gpu_check import main
+
+    assert main(["--out", str(tmp_path / "gpu.json")]) == 0
+    assert "no CUDA device" in capsys.readouterr().out and not (tmp_path / "gpu.json").exists()
