@@ -146,6 +146,19 @@ def epoch_batches(batches_for: Callable[[torch.Generator], list], fetch: Callabl
     return get_batch
 
 
+def _keep_best(model, cfg: TrainConfig, history: dict, best: dict) -> bool:
+    """After an evaluation: if cfg.best_metric is at its best so far, copy the trainable weights into
+    ``best``; True when it has not improved for cfg.patience evaluations (time to stop)."""
+    scores = history[cfg.best_metric]
+    at_best = scores.index(max(scores) if cfg.best_mode == "max" else min(scores))  # the first best
+    if at_best == len(scores) - 1:
+        history["best_step"] = history["eval_step"][-1]
+        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        best.clear()
+        best.update({k: v.detach().clone() for k, v in model.state_dict().items() if k in trainable})
+    return bool(cfg.patience) and len(scores) - 1 - at_best >= cfg.patience
+
+
 def _check(cfg: TrainConfig) -> None:
     for name in ("max_iters", "grad_accum"):
         if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) < 1:
@@ -200,8 +213,10 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
     net = torch.compile(net) if cfg.compile else net
 
     def save(step):
+        if ckpt_path is None:
+            return
         rng = dist.gather_rng_states()  # every process takes part; rank 0 writes
-        if ckpt_path is not None and main:
+        if main:
             save_checkpoint(ckpt_path, model, optimizer, step, generator, scaler=scaler, tensors=best,
                             rng_states=rng, extra={"history": history, "train_config": asdict(cfg)})
         dist.barrier()
@@ -215,16 +230,7 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
         for k, v in metrics.items():
             history.setdefault(k, []).append(v)
         bar.set_postfix({k: f"{v:.3f}" for k, v in list(metrics.items())[:3]})
-        if not cfg.best_metric:
-            return False
-        scores = history[cfg.best_metric]
-        at_best = scores.index(max(scores) if cfg.best_mode == "max" else min(scores))  # the first best
-        if at_best == len(scores) - 1:  # a new best: keep its trainable weights
-            history["best_step"] = step
-            trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-            best.clear()
-            best.update({k: v.detach().clone() for k, v in model.state_dict().items() if k in trainable})
-        return bool(cfg.patience) and len(scores) - 1 - at_best >= cfg.patience
+        return _keep_best(model, cfg, history, best) if cfg.best_metric else False
 
     model.train()
     bar = tqdm(total=cfg.max_iters, initial=step, disable=not (progress and main), desc=desc)
@@ -243,8 +249,9 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
                                       cfg.grad_accum, backward=lambda l: scaler.scale(l).backward())
             if not math.isfinite(loss):
                 last_good = next((x for x in reversed(history["loss"]) if math.isfinite(x)), None)
-                main and print(f"stopped: the loss is {loss} at step {step + 1} (last finite loss {last_good}); the "
-                      f"last checkpoint is kept. Try a lower learning rate or stronger gradient clipping.")
+                if main:
+                    print(f"stopped: the loss is {loss} at step {step + 1} (last finite loss {last_good}); the last "
+                          f"checkpoint is kept. Try a lower learning rate or stronger gradient clipping.")
                 history["stopped_by"] = "non-finite loss"
                 optimizer.zero_grad(set_to_none=True)
                 break
@@ -287,8 +294,9 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
     except KeyboardInterrupt:
         history["stopped_by"] = "interrupted"
         saved = checkpoint_info(ckpt_path)["step"] if ckpt_path and ckpt_path.exists() else None
-        main and print(f"\ninterrupted at step {step}; " + (f"the checkpoint at step {saved} is intact, run again "
-              "to resume from it." if saved is not None else "no checkpoint was written."))
+        if main:
+            print(f"\ninterrupted at step {step}; " + (f"the checkpoint at step {saved} is intact, run again "
+                  "to resume from it." if saved is not None else "no checkpoint was written."))
     finally:
         if history["stopped_by"] in ("time budget", "early stopping"):
             bar.total = step  # the bar ends complete: the run did what its budget allowed

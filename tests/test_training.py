@@ -99,9 +99,23 @@ def test_schedule_warm_up_from_zero_and_linear_decay():
     assert lr_at(3, cfg, budget_used=0.55) == pytest.approx(0.5)  # the clock is further along than the steps
 
 
-def test_a_time_budget_decays_the_schedule_and_says_where_it_stopped(capsys):
+class FakeClock:
+    """time.perf_counter that advances 0.1 s per call: a time budget independent of the machine's load."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 0.1
+        return self.now
+
+
+def test_a_time_budget_decays_the_schedule_and_says_where_it_stopped(capsys, monkeypatch):
+    import helpers.training
+
+    monkeypatch.setattr(helpers.training, "time", FakeClock())
     model, get_batch = tiny_gpt()
-    cfg = TrainConfig(max_iters=100_000, warmup_iters=2, eval_interval=20_000, eval_iters=1, max_seconds=1.5)
+    cfg = TrainConfig(max_iters=100_000, warmup_iters=2, eval_interval=20_000, eval_iters=1, max_seconds=6)
     h = train(model, get_batch, cfg, progress=True)
     assert h["stopped_by"] == "time budget" and h["step"][-1] < 100_000
     assert h["lr"][-1] < 0.2 * cfg.learning_rate  # the cosine went (almost) all the way down
