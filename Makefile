@@ -4,7 +4,7 @@ STAMP := $(VENV)/.course-setup
 PY    := $(VENV)/bin/python
 PORT  ?= 8888
 
-.PHONY: lab test render verify setup clean
+.PHONY: lab test render verify setup clean gpu-check
 
 $(STAMP): pyproject.toml tools/setup.sh
 	bash tools/setup.sh
@@ -27,6 +27,11 @@ render: $(STAMP)
 # The same full-mode run, read as a check: it exits non-zero when a notebook fails or any claim its prose
 # makes (helpers.report.claim) does not hold; rendered/report.md lists every claim and each notebook's time.
 verify: render
+
+# On a CUDA machine: the device-path tests, the engine in mixed precision, DDP with nccl on several GPUs,
+# the pretraining benchmark with its MFU -> bench/results/gpu.json. Elsewhere it says so and does nothing.
+gpu-check: $(STAMP)
+	$(PY) tools/gpu_check.py $(GPU_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -13,17 +13,17 @@ reading back to t, so the same word gets a different vector in each sentence (Pe
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .device import get_device
 from .embeddings import Vocab, _check_corpus, _check_positive_int, check_word
+from .training import TrainConfig, epoch_batches
+from .training import train as train_loop
 
 UNK = "<unk>"
 IGNORE = -100  # the target value cross-entropy skips
@@ -119,7 +119,8 @@ def train_bilm(
     seed: int = 0,
     progress: bool = True,
 ) -> BiLMResult:
-    """Train a BiLM on a tokenised corpus cut into sequences of ``seq_len`` words (Adam, clipped).
+    """Train a BiLM on a tokenised corpus cut into sequences of ``seq_len`` words with the course's
+    loop (``helpers.training.train``: Adam, clipped, warm-up then linear decay).
 
     Words outside the ``max_vocab`` most frequent become <unk>. 2% of the sequences are held out
     to measure perplexity.
@@ -145,39 +146,25 @@ def train_bilm(
     V = len(vocab) + 1
     cutoffs = [c for c in (2_000, 6_000) if c < V - 1]
     model = BiLM(BiLMConfig(V, emb_dim, hidden, proj=min(hidden, 128), cutoffs=cutoffs)).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
-    warm = max(1, total // 10)  # linear warm-up for 10% of the steps, then linear decay
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.05, 1 - s / total))
-    losses, step = [], 0
-    start = time.perf_counter()
-    bar = tqdm(total=total, desc="biLM", unit="step", disable=not progress)
-    model.train()
-    while step < total:
-        order = torch.randperm(len(train))
-        for lo in range(0, len(train), batch_size):
-            batch = train[order[lo:lo + batch_size]].to(dev)  # (B, T)
-            loss = model(batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            step += 1
-            bar.update(1)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
-            if step >= total:
-                break
-    bar.close()
-    seconds = time.perf_counter() - start
+    # the course's one loop: Adam (AdamW without decay), 10% linear warm-up, then linear decay to 5%
+    cfg = TrainConfig(max_iters=total, batch_size=batch_size, learning_rate=lr, min_lr=0.05 * lr,
+                      warmup_iters=max(1, total // 10), decay="linear", weight_decay=0.0, beta2=0.999,
+                      grad_clip=1.0, eval_interval=0, seed=seed)
+    get_batch = epoch_batches(lambda g: torch.randperm(len(train), generator=g).split(batch_size),
+                              lambda idx: (train[idx],))
+
+    @torch.no_grad()
+    def validation_loss(m):
+        return {"val": float(np.mean([m(val[i:i + 256].to(dev)).item() for i in range(0, len(val), 256)]))}
+
+    history = train_loop(model, get_batch, cfg, step_fn=lambda net, batch: (net(batch[0]), {}), device=dev,
+                         progress=progress, evaluate=validation_loss, desc="biLM")
+    if history["stopped_by"] == "interrupted":
+        raise KeyboardInterrupt("the biLM's training was interrupted")
     model.eval()
-    with torch.no_grad():
-        val_losses = [model(val[i:i + 256].to(dev)).item() for i in range(0, len(val), 256)]
-    return BiLMResult(model, vocab, losses, float(math.exp(np.mean(val_losses))), seconds)
+    return BiLMResult(model, vocab, history["loss"], float(math.exp(history["val"][-1])), history["seconds"])
 
 
 @torch.no_grad()

@@ -6,19 +6,17 @@
     history = fine_tune(model, tokenizer, splits["train"], splits["validation"], epochs=3)
     evaluate(model, tokenizer, splits["test"])           # accuracy, precision, recall, F1, confusion
 
-The loop evaluates on the validation split after every epoch, keeps the best weights (early
-stopping with ``patience``), and, given ``checkpoint_dir``, saves a checkpoint after every epoch
-(atomically, with safetensors) from which a new call resumes where the last one stopped. Every
+``fine_tune`` runs the course's one loop (``helpers.training``): it evaluates on the validation split
+after every epoch, keeps the best weights (early stopping with ``patience``), and, given
+``checkpoint_dir``, saves a checkpoint after every epoch (the one format of ``helpers.checkpoint``)
+from which a new call resumes where the last one stopped. Every
 batch, in training and in ``predict``, is trimmed to its longest text; ``group_by_length=True``
 also batches texts of similar length together, which halves the CPU time on short sentences.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +26,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .device import autocast, get_device, seed_everything
+from .device import autocast, get_device
+from .training import TrainConfig, epoch_batches
+from .training import train as train_loop
 from .transformer import mean_pool
 
 # --------------------------------------------------------------------------------------------
@@ -300,26 +300,6 @@ class History:
         return self.val_accuracy[self.best_epoch] if self.best_epoch >= 0 else float("nan")
 
 
-def _atomic_save(tensors: dict, meta: dict, path: Path) -> None:
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
-                  metadata={"course": json.dumps(meta)})
-        os.replace(tmp, path)  # the old checkpoint stays valid until the new one is whole
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    names = {n for n, p in model.named_parameters() if p.requires_grad}
-    return {k: v for k, v in model.state_dict().items() if k in names}
-
-
 def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs: int = 3,
               batch_size: int = 32, lr: float = 5e-5, weight_decay: float = 0.01, max_length: int = 64,
               patience: int = 2, max_steps: int | None = None, checkpoint_dir: str | Path | None = None,
@@ -327,10 +307,14 @@ def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs
     """Train the trainable parameters of ``model`` with AdamW and a linear decay, evaluating on the
     validation split after every epoch; stop after ``patience`` epochs without improvement and
     load back the best weights. With ``checkpoint_dir``, resume from ``last.safetensors`` there.
+    The course's one loop (``helpers.training.train``) does the work, so this also runs on several
+    processes under torchrun (each takes its share of every batch).
 
     Every batch is trimmed to its longest text (``trim_batch``). ``group_by_length=True`` also
     batches texts of similar length together (see ``length_batches``): on short, varied texts such
     as review sentences that roughly halves the time per epoch, at the price of less random batches."""
+    if checkpoint_dir is not None and Path(checkpoint_dir).is_file():
+        raise ValueError(f"checkpoint_dir must be a folder, but {checkpoint_dir} is a file.")
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -339,87 +323,31 @@ def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs
     tr = encode(tokenizer, train.texts, train.labels, model.num_labels, max_length, "train")
     va = encode(tokenizer, validation.texts, validation.labels, model.num_labels, max_length, "validation")
     steps_per_epoch = -(-len(tr.labels) // batch_size)
-    lengths = tr.attention_mask.sum(1)
     total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / max(total, 1)))
-    history, start_epoch, best = History(), 0, None
+    lengths = tr.attention_mask.sum(1)
+    get_batch = epoch_batches(lambda g: length_batches(lengths, batch_size, g, group_by_length),
+                              lambda idx: (tr.input_ids[idx], tr.attention_mask[idx], tr.labels[idx]))
+
+    def step_fn(net, batch):
+        ids, mask = trim_batch(batch[0], batch[1])  # (batch, longest in batch)
+        return F.cross_entropy(net(ids, mask).float(), batch[2]), {}
+
+    def accuracy(m):  # predict is looked up at call time (a test interrupts it)
+        return {"val_accuracy": classification_metrics(va.labels.numpy(), predict(m, va, device=device))["accuracy"]}
+
+    cfg = TrainConfig(max_iters=total, batch_size=batch_size, learning_rate=lr, min_lr=0.0, warmup_iters=0,
+                      decay="linear", grad_clip=1.0, eval_interval=steps_per_epoch, seed=seed,
+                      best_metric="val_accuracy", best_mode="max", patience=patience)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)  # decay on every weight, as transformers
     ckpt = Path(checkpoint_dir) / "last.safetensors" if checkpoint_dir else None
-    if ckpt and ckpt.exists():
-        start_epoch, history, best = _resume(model, opt, sched, ckpt)
-        print(f"Resumed from {ckpt} after epoch {start_epoch} (best validation accuracy "
-              f"{history.best_accuracy:.3f}).")
-    step = start_epoch * steps_per_epoch
-    for epoch in range(start_epoch, epochs):
-        batches = length_batches(lengths, batch_size, torch.Generator().manual_seed(seed + epoch), group_by_length)
-        model.train()
-        losses = []
-        for idx in tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False):
-            if step >= total:
-                break
-            ids, mask = trim_batch(tr.input_ids[idx], tr.attention_mask[idx])  # (batch, longest in batch)
-            with autocast(device):
-                logits = model(ids.to(device), mask.to(device))
-            loss = F.cross_entropy(logits.float(), tr.labels[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            losses.append(loss.item())
-        acc = classification_metrics(va.labels.numpy(), predict(model, va, device=device))["accuracy"]
-        history.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
-        history.val_accuracy.append(acc)
-        if history.best_epoch < 0 or acc > history.best_accuracy:
-            history.best_epoch, best = epoch, {k: v.detach().clone() for k, v in _trainable_state(model).items()}
-        if ckpt:
-            _save(model, opt, sched, best, history, epoch + 1, ckpt)
-        if epoch - history.best_epoch >= patience:
-            history.stopped_early = True
-            break
-        if step >= total:
-            break
-    if best is not None:
-        model.load_state_dict(best, strict=False)  # the best epoch's weights, not the last
-    return history
-
-
-def _save(model, opt, sched, best, history, epochs_done, path: Path) -> None:
-    tensors = {f"model.{k}": v for k, v in _trainable_state(model).items()}
-    tensors.update({f"best.{k}": v for k, v in best.items()})
-    opt_state = opt.state_dict()
-    for i, st in opt_state["state"].items():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"opt.{i}.{k}"] = v.reshape(-1) if v.dim() == 0 else v
-    meta = {"epochs_done": epochs_done, "history": asdict(history), "sched": sched.state_dict(),
-            "param_groups": opt_state["param_groups"], "trainable": sorted(_trainable_state(model))}
-    _atomic_save(tensors, meta, path)
-
-
-def _resume(model, opt, sched, path: Path):
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(path), "pt") as f:
-        meta = json.loads(f.metadata()["course"])
-    tensors = load_file(str(path))
-    mine = sorted(_trainable_state(model))
-    if meta["trainable"] != mine:
-        raise ValueError(f"The checkpoint {path} was made with other trainable parameters "
-                         f"({len(meta['trainable'])} vs {len(mine)} now): another configuration. "
-                         f"Delete it or use another checkpoint_dir.")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=False)
-    state = {}
-    for key, v in tensors.items():
-        if key.startswith("opt."):
-            _, i, name = key.split(".", 2)
-            state.setdefault(int(i), {})[name] = v.reshape(()) if name == "step" else v
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    sched.load_state_dict(meta["sched"])
-    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
-    return meta["epochs_done"], History(**meta["history"]), best
+    h = train_loop(model, get_batch, cfg, ckpt_path=ckpt, step_fn=step_fn, device=device, optimizer=opt,
+                   evaluate=accuracy, desc="fine-tuning")
+    if h["stopped_by"] == "interrupted":
+        raise KeyboardInterrupt("fine-tuning was interrupted; call fine_tune again to resume from the checkpoint")
+    ends = [0] + h["eval_step"]  # the epochs' last steps
+    acc = h.get("val_accuracy", [])
+    return History(train_loss=[float(np.mean(h["loss"][a:b])) for a, b in zip(ends, ends[1:])], val_accuracy=acc,
+                   best_epoch=acc.index(max(acc)) if acc else -1, stopped_early=h["stopped_by"] == "early stopping")
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,9 +372,3 @@ def check_saved_model_dir(path: str | Path) -> Path:
     if missing:
         raise FileNotFoundError(f"The saved model folder {path} is missing: {', '.join(missing)}.")
     return path
-
-
-def seeded_classifier(encoder: nn.Module, num_labels: int = 2, seed: int = 0, **kw) -> SequenceClassifier:
-    """A SequenceClassifier whose head is initialised from ``seed`` (so the ways compare fairly)."""
-    seed_everything(seed)
-    return SequenceClassifier(encoder, num_labels, **kw)

@@ -1,0 +1,30 @@
+"""Solutions to the exercises of notebook 13, and one wrong answer each (the tests use both)."""
+
+import torch
+
+
+def shard(batch, rank, world_size):
+    n = len(batch)
+    if n % world_size:
+        raise ValueError(f"a global batch of {n} examples does not divide among {world_size} processes.")
+    size = n // world_size
+    return batch[rank * size:(rank + 1) * size]
+
+
+def shard_wrong(batch, rank, world_size):
+    return batch[rank::world_size]  # every world_size-th row: a share, but not the contiguous one
+
+
+def all_reduce_mean(grads):
+    world = len(grads)
+    means = [torch.stack(same).mean(0) for same in zip(*grads)]  # gradient i averaged over the processes
+    return [[m.clone() for m in means] for _ in range(world)]
+
+
+def all_reduce_mean_wrong(grads):
+    sums = [torch.stack(same).sum(0) for same in zip(*grads)]  # the sum, as torch's all_reduce default
+    return [list(sums) for _ in grads]
+
+
+SOLUTIONS = {"13.1": shard, "13.2": all_reduce_mean}
+WRONG = {"13.1": shard_wrong, "13.2": all_reduce_mean_wrong}
