@@ -5,6 +5,7 @@ no JavaScript from a CDN, so it works in JupyterLab with no network.
     attention_viewer(tokens, attentions)               pick a layer and a head with widgets
     interactive_plot(draw, temperature=slider, ...)    any plot redrawn when its controls move
     interactive_text(show, word=text_box, ...)         the same for printed text
+    label_points(ax, xy, words)                        a label by each point, none on top of another
 
 Both put their result in a plain value widget (an ``Image`` holding a PNG, an ``HTML`` holding
 ``<pre>`` text), set from the kernel, and never use ``ipywidgets.interact`` or an ``Output`` widget.
@@ -75,6 +76,34 @@ def attention_grid(attentions, tokens: Sequence[str], layer: int, heads: Sequenc
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def label_points(ax, points, labels: Sequence[str], fontsize: int = 8):
+    """Write each label beside its point, moved around the point until it overlaps no earlier label.
+
+    A greedy search over a few offsets (right, left, above, below, then further out) in screen units;
+    a label with no free spot keeps the first. ``points``: (n, 2) coordinates in the axes' data units.
+    """
+    if len(points) != len(labels):
+        raise ValueError(f"{len(points)} points but {len(labels)} labels: give one label per point.")
+    ax.autoscale_view()  # the data limits the labels are placed in
+    renderer = ax.figure.canvas.get_renderer()
+    tries = [(dx, dy) for dy in (2, -11, 13, -22, 24, -33) for dx in (4, -4)]
+    placed = []
+    for (x, y), label in zip(points, labels):
+        for dx, dy in tries:
+            text = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                               ha="left" if dx > 0 else "right")
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            text.remove()
+        else:
+            dx, dy = tries[0]
+            text = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize)
+            box = text.get_window_extent(renderer)
+        placed.append(box)
+    return ax
 
 
 def _png(draw, figsize) -> bytes:

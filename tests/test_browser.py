@@ -55,8 +55,12 @@ EXPECTED = {
     "07_gpt_pretraining.ipynb": ["prompt", "temperature", "top-k", "top-p", "characters", "seed"],
     "09_fine_tuning_classification.ipynb": ["sentence"],
 }
-# What to type into a text box, by label; any other text box gets " good" appended.
-TEXT = {"word": "moive", "prompt": "ROMEO:", "sentence": "a dull, slow and boring film"}
+# What to type into a text box, by label (01's "word" is misspelt on purpose: its explorer must then
+# suggest close matches); any other text box gets " good" appended.
+TEXT = {"word": "moive", "a": "good", "is to b": "better", "as c": "bad", "prompt": "ROMEO:",
+        "sentence": "a dull, slow and boring film"}
+# Text a widget must show once all its controls have moved.
+SHOWS_AFTER = {"01_word2vec.ipynb": "Close matches"}
 
 
 def widget_notebooks() -> list[tuple[str, int]]:
@@ -352,6 +356,9 @@ def test_every_control_changes_its_widget(lab_page, notebook, last_cell):
                                          f"what its widget shows within 60 s") from err
                 page.wait_for_function(KERNEL_IDLE, arg=notebook)  # the redraw has finished
             page.locator(f'[data-course-widget="{w}"]').screenshot(path=str(ARTIFACTS / f"browser-{stem}-{w}.png"))
+        if notebook in SHOWS_AFTER:
+            shown = " ".join(page.evaluate(SHOWS, [w, CONTROL]) for w in range(len(widgets)))
+            assert SHOWS_AFTER[notebook] in shown, f"{notebook}: its widget does not show {SHOWS_AFTER[notebook]!r}"
         assert page.evaluate(ERRORS, last_cell) == [], f"{notebook}: a cell shows an error after the changes"
     finally:
         page.screenshot(path=str(ARTIFACTS / f"browser-{stem}.png"))
