@@ -354,8 +354,11 @@ def test_every_control_changes_its_widget(lab_page, notebook, last_cell):
             raise AssertionError(f"{notebook}: cells up to {last_cell} did not finish in {RUN_LIMIT_S} s") from err
         errors = page.evaluate(ERRORS, last_cell)
         assert not errors, f"{notebook}: a cell raised an error in JupyterLab: {errors}"
-        page.wait_for_function(f"() => document.querySelectorAll('.jp-OutputArea :is({CONTROL})').length > 0",
-                               timeout=30_000)
+        try:
+            page.wait_for_function(f"() => document.querySelectorAll('.jp-OutputArea :is({CONTROL})').length > 0",
+                                   timeout=30_000)
+        except Exception as err:  # playwright's TimeoutError
+            raise AssertionError(f"{notebook}: no slider, dropdown, text box or button appeared in 30 s") from err
         page.wait_for_timeout(500)  # let every widget view of the last cell render
         widgets = page.evaluate(FIND_WIDGETS, CONTROL)
         labels = [c["label"] for controls in widgets for c in controls]
