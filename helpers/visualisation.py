@@ -7,14 +7,15 @@ no JavaScript from a CDN, so it works in JupyterLab with no network.
     interactive_text(show, word=text_box, ...)         the same for printed text
     label_points(ax, xy, words)                        a label by each point, none on top of another
 
-Both put their result in a plain value widget (an ``Image`` holding a PNG, an ``HTML`` holding
-``<pre>`` text), set from the kernel, and never use ``ipywidgets.interact`` or an ``Output`` widget.
-Why: under papermill (nbclient) there is no browser, so nbclient itself plays the Output widget's
-front end: for every print inside ``with out:`` it sends a ``comm_msg`` to the kernel on the shell
-socket while another task is waiting on that same socket for the cell's ``execute_reply``. That
-send can swallow the wake-up of the waiting poll (jupyter/nbclient#312), and the cell then "runs"
-until the cell timeout although the kernel finished long ago. Value widgets only send messages from
-the kernel, so nbclient never writes to the shell socket during a cell.
+interactive_plot and interactive_text put their result in a plain value widget (an ``Image``
+holding a PNG, an ``HTML`` holding ``<pre>`` text), set from the kernel, and never use
+``ipywidgets.interact`` or an ``Output`` widget. Why: under papermill (nbclient) there is no
+browser, so nbclient itself plays the Output widget's front end: for every print inside
+``with out:`` it sends a ``comm_msg`` to the kernel on the shell socket while another task is
+waiting on that same socket for the cell's ``execute_reply``. Now and then that wait misses the
+reply and returns only at its timeout (jupyter/nbclient#312, open): the cell "runs" until the cell
+limit although the kernel finished long ago (twice ~170 s in our CI). Value widgets only send
+messages from the kernel, so nbclient never writes to the shell socket during a cell.
 
 The widgets carry CSS classes for tests in a browser: ``course-interactive`` on the whole widget,
 ``course-output`` on the part that changes.
