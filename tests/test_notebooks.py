@@ -20,8 +20,9 @@ NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 # Whole-notebook limit in test mode; the course's target is 90 s on 2 cores, this leaves headroom
 # for a busy CI machine. Override with COURSE_NOTEBOOK_LIMIT_S.
 LIMIT_S = int(os.environ.get("COURSE_NOTEBOOK_LIMIT_S", "180"))
-# One cell's limit: no cell takes over 25 s in test mode, so a cell past this one has stalled and
-# the test fails at once rather than at LIMIT_S. Widgets must not stall: see test_no_output_widgets.
+# One cell's limit: no cell should take over 25 s in test mode on idle cores, so a cell past this one is
+# too slow or stuck, and the test names it at once rather than fail at LIMIT_S. There is no retry:
+# the widget stall it once covered is gone (see test_no_output_widgets).
 CELL_LIMIT_S = int(os.environ.get("COURSE_CELL_LIMIT_S", "60"))
 KERNEL = "llm-course"
 
