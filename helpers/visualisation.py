@@ -4,10 +4,21 @@ no JavaScript from a CDN, so it works in JupyterLab with no network.
     attention_heatmap(weights, tokens)                 one (tokens, tokens) matrix, tokens on both axes
     attention_viewer(tokens, attentions)               pick a layer and a head with widgets
     interactive_plot(draw, temperature=slider, ...)    any plot redrawn when its controls move
+    interactive_text(show, word=text_box, ...)         the same for printed text
+    label_points(ax, xy, words)                        a label by each point, none on top of another
 
-Interactive plots are PNGs in an ``ipywidgets.Image``, redrawn when a control changes, rather than
-``ipywidgets.interact``: interact captures output in an Output widget, which can hang headless
-runs (papermill, nbval) waiting for a front end that is not there.
+interactive_plot and interactive_text put their result in a plain value widget (an ``Image``
+holding a PNG, an ``HTML`` holding ``<pre>`` text), set from the kernel, and never use
+``ipywidgets.interact`` or an ``Output`` widget. Why: under papermill (nbclient) there is no
+browser, so nbclient itself plays the Output widget's front end: for every print inside
+``with out:`` it sends a ``comm_msg`` to the kernel on the shell socket while another task is
+waiting on that same socket for the cell's ``execute_reply``. Now and then that wait misses the
+reply and returns only at its timeout (jupyter/nbclient#312, open): the cell "runs" until the cell
+limit although the kernel finished long ago (twice ~170 s in our CI). Value widgets only send
+messages from the kernel, so nbclient never writes to the shell socket during a cell.
+
+The widgets carry CSS classes for tests in a browser: ``course-interactive`` on the whole widget,
+``course-output`` on the part that changes.
 """
 
 from __future__ import annotations
@@ -97,6 +108,34 @@ def attention_grid(attentions, tokens: Sequence[str], layer: int, heads: Sequenc
     return fig
 
 
+def label_points(ax, points, labels: Sequence[str], fontsize: int = 8):
+    """Write each label beside its point, moved around the point until it overlaps no earlier label.
+
+    A greedy search over a few offsets (right, left, above, below, then further out) in screen units;
+    a label with no free spot keeps the first. ``points``: (n, 2) coordinates in the axes' data units.
+    """
+    if len(points) != len(labels):
+        raise ValueError(f"{len(points)} points but {len(labels)} labels: give one label per point.")
+    ax.autoscale_view()  # the data limits the labels are placed in
+    renderer = ax.figure.canvas.get_renderer()
+    tries = [(dx, dy) for dy in (2, -11, 13, -22, 24, -33) for dx in (4, -4)]
+    placed = []
+    for (x, y), label in zip(points, labels):
+        for dx, dy in tries:
+            text = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                               ha="left" if dx > 0 else "right")
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            text.remove()
+        else:
+            dx, dy = tries[0]
+            text = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize)
+            box = text.get_window_extent(renderer)
+        placed.append(box)
+    return ax
+
+
 def _png(draw, figsize) -> bytes:
     """Render a figure off-screen (no pyplot, so nothing is shown inline) and return PNG bytes."""
     import io
@@ -137,11 +176,62 @@ def interactive_plot(draw, figsize=(5.0, 3.0), **controls):
         values = {name: c.value for name, c in controls.items()}
         image.value = _png(lambda ax: draw(ax, **values), figsize=figsize)
 
-    for c in controls.values():
-        c.observe(redraw, names="value")
-    redraw()
-    widget = widgets.VBox([widgets.HBox(list(controls.values())), image])
+    widget = _wire(controls, redraw, image)
     widget.draw, widget.image = redraw, image
+    return widget
+
+
+def _wire(controls: dict, update, output):
+    """Call ``update`` now and whenever a control's value changes; controls (wrapping) above output."""
+    import ipywidgets as widgets
+
+    for c in controls.values():
+        c.observe(update, names="value")
+    update()
+    output.add_class("course-output")
+    row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+    return widgets.VBox([row, output]).add_class("course-interactive")
+
+
+def interactive_text(show, **controls):
+    """Controls above text: ``show(**values)`` prints (or returns a string), rerun when a control changes.
+
+    What ``show`` prints goes to an ``ipywidgets.HTML`` as preformatted text, so the widget runs
+    headless with no Output widget (see the module's note). A KeyError or ValueError that ``show``
+    raises (an unknown word, say) is shown as its message: a learner typing is not an error.
+    Returns the widget (display it); ``widget.text.value`` holds the current HTML, ``widget.show()``
+    reruns on demand (for tests).
+    """
+    import contextlib
+    import html
+    import io
+
+    import ipywidgets as widgets
+
+    if not controls:
+        raise ValueError("give at least one control, e.g. word=widgets.Text(value='good').")
+    if not callable(show):
+        raise TypeError(f"show must be a function of the controls' values, got {type(show).__name__}.")
+    for name, c in controls.items():
+        if not (hasattr(c, "observe") and hasattr(c, "value")):
+            raise TypeError(f"control {name} must be an ipywidgets control (a text box, a slider); "
+                            f"got {type(c).__name__}.")
+    text = widgets.HTML()
+
+    def rerun(*_):
+        values = {name: c.value for name, c in controls.items()}
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            try:
+                result = show(**values)
+                if result is not None:
+                    print(result)
+            except (KeyError, ValueError) as err:
+                print(err.args[0] if err.args else repr(err))
+        text.value = f"<pre style='margin: 0'>{html.escape(printed.getvalue())}</pre>"
+
+    widget = _wire(controls, rerun, text)
+    widget.show, widget.text = rerun, text
     return widget
 
 

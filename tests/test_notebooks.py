@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
-import warnings
 from pathlib import Path
 
 import nbformat
@@ -20,11 +20,9 @@ NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 # Whole-notebook limit in test mode; the course's target is 90 s on 2 cores, this leaves headroom
 # for a busy CI machine. Override with COURSE_NOTEBOOK_LIMIT_S.
 LIMIT_S = int(os.environ.get("COURSE_NOTEBOOK_LIMIT_S", "180"))
-# One cell's limit. No cell takes over 25 s in test mode; a cell that builds ipywidgets (an Output widget
-# written to from the kernel) has twice stalled for about 170 s under papermill in CI while the same
-# cell ran at once under nbval and in 3 isolated papermill runs: the known, open nbclient issue
-# jupyter/nbclient#312. Such a stall ends the attempt here, and the notebook is run once more with a
-# fresh kernel; a notebook that fails or stalls twice fails the test.
+# One cell's limit: no cell should take over 25 s in test mode on idle cores, so a cell past this one is
+# too slow or stuck, and the test names it at once rather than fail at LIMIT_S. There is no retry:
+# the widget stall it once covered is gone (see test_no_output_widgets).
 CELL_LIMIT_S = int(os.environ.get("COURSE_CELL_LIMIT_S", "60"))
 KERNEL = "llm-course"
 
@@ -50,6 +48,28 @@ def test_notebook_is_clean_and_parameterised(path):
     assert nb.metadata.kernelspec.name == KERNEL
 
 
+# Widgets that stall headless runs. Under papermill (nbclient) no browser is there, so nbclient plays
+# the Output widget's front end: each output printed inside `with out:` makes it send a comm_msg to the
+# kernel on the shell socket while it waits on that socket for the cell's reply (jupyter/nbclient#312);
+# twice in CI a cell then "ran" until its timeout (~170 s) though the kernel had finished. interact and
+# interactive_output build an Output widget. helpers.visualisation.interactive_plot / interactive_text
+# show the same in value widgets (Image, HTML), which nbclient only reads.
+STALLING_WIDGETS = re.compile(r"\b(Output\(|interact\(|interactive\(|interactive_output\(|@interact|\.interact\b)")
+# Notebooks other branches still have to change (widget-changes.md says how); remove once done.
+NOT_YET_CHANGED = {"07_gpt_pretraining.ipynb", "09_fine_tuning_classification.ipynb"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
+def test_no_output_widgets(path, request):
+    if path.name in NOT_YET_CHANGED:
+        request.applymarker(pytest.mark.xfail(reason="widget-changes.md: not applied yet", strict=False))
+    cells = nbformat.read(path, as_version=4).cells
+    found = [(i, m.group(0)) for i, c in enumerate(cells) if c.cell_type == "code"
+             for m in [STALLING_WIDGETS.search(c.source)] if m]
+    assert not found, (f"{path.name}: cells {found} build an Output widget (directly or through interact), which "
+                       "can stall papermill: use helpers.visualisation.interactive_plot or interactive_text")
+
+
 @pytest.mark.notebook
 @pytest.mark.timeout(LIMIT_S)
 @pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
@@ -57,18 +77,11 @@ def test_notebook_runs_in_test_mode(path, tmp_path, notebook_seconds):
     import papermill as pm
 
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    for attempt in (1, 2):
-        start = time.perf_counter()
-        try:
-            pm.execute_notebook(
-                str(path), str(tmp_path / path.name), parameters={"SMOKE": True}, kernel_name=KERNEL,
-                cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=CELL_LIMIT_S, start_timeout=120,
-            )
-            break
-        except TimeoutError as stall:  # nbclient's CellTimeoutError: a cell ran past CELL_LIMIT_S
-            if attempt == 2:
-                raise
-            warnings.warn(f"{path.name}: a cell stalled past {CELL_LIMIT_S} s ({stall}); running it again")
+    start = time.perf_counter()
+    pm.execute_notebook(
+        str(path), str(tmp_path / path.name), parameters={"SMOKE": True}, kernel_name=KERNEL,
+        cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=CELL_LIMIT_S, start_timeout=120,
+    )
     notebook_seconds[path.name]["papermill"] = time.perf_counter() - start
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before, "the source notebook was modified"
     executed = nbformat.read(tmp_path / path.name, as_version=4)
