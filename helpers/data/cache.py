@@ -12,11 +12,11 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .. import validation as validate
+from ..checkpoint import atomic_write
 
 # Bump when a tokeniser or cleaning step changes: every cached corpus is then rebuilt.
 PREPROCESS_VERSION = 1
@@ -67,16 +67,14 @@ def write_cache(path: Path, obj) -> None:
     """Pickle ``obj`` to ``path`` atomically, with a checksum that makes a torn file detectable."""
     path = validate.file_path("path", path, must_exist=False, writable=True)
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)  # the course's one atomic writer: readers see the old file or the whole new one
 
 
 def read_cache(path: Path):
