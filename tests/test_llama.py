@@ -175,3 +175,22 @@ def test_smollm2_in_the_course_code():
     want = hf.generate(prompt, max_new_tokens=8, do_sample=False)
     got = generate(ours, prompt, want.shape[1] - prompt.shape[1], greedy=True)
     assert torch.equal(got, want)
+
+
+@smollm2
+def test_generation_benchmark_writes_its_figures(tmp_path):
+    """bench/generation.py end to end on a tiny random Llama (SmolLM2's tokenizer only, a few seconds)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "generation.py"
+    spec = importlib.util.spec_from_file_location("bench_generation", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "generation.json"
+    bench.main(["--tiny", "--quick", "--new-tokens", "12", "--out", str(out)])
+    r = json.loads(out.read_text())
+    assert r["parity_max_abs_logit_diff"] < 1e-4 and r["greedy_match"] is True
+    assert r["tokens_per_s"] > 0 and r["reference"]["tokens_per_s"] > 0 and r["kv_cache_speedup"] > 0
+    assert r["goals"] == {} and r["new_tokens"] == 12
