@@ -142,7 +142,6 @@ def _takes_cache(model) -> bool:
     return "kv_cache" in inspect.signature(model.forward).parameters
 
 
-@torch.no_grad()
 def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
              generator: torch.Generator | None = None, use_cache: bool = True,
@@ -173,26 +172,27 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
     cached = use_cache and _takes_cache(model)
     was_training = model.training
     model.eval()
-    done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
-    cache = None
-    for step in range(max_new_tokens):
-        if not cached:
-            logits = _logits(model, idx[:, -block:])[:, -1, :]  # the whole window, every step
-        elif cache is None or cache.pos == cache.max_len:  # prefill (or refill once the window is full)
-            context = idx[:, -(max(1, block // 2) if cache is not None else block):]
-            cache = KVCache(model.config.n_layer, min(block, context.shape[1] + max_new_tokens - step))
-            logits = model(context, kv_cache=cache)[:, -1, :]
-        else:
-            logits = model(idx[:, -1:], kv_cache=cache)[:, -1, :]  # only the newest token
-        nxt = sample_next(logits, temperature, top_k, top_p, greedy, generator)  # (batch, 1)
-        if stop_token is not None:
-            nxt = nxt.masked_fill(done[:, None], stop_token)
-            done |= nxt[:, 0] == stop_token
-        idx = torch.cat([idx, nxt], dim=1)
-        if stop_token is not None and bool(done.all()):
-            break
+    with torch.inference_mode():  # no_grad, and no version counters: a little faster per token
+        done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        cache = None
+        for step in range(max_new_tokens):
+            if not cached:
+                logits = _logits(model, idx[:, -block:])[:, -1, :]  # the whole window, every step
+            elif cache is None or cache.pos == cache.max_len:  # prefill (or refill once the window is full)
+                context = idx[:, -(max(1, block // 2) if cache is not None else block):]
+                cache = KVCache(model.config.n_layer, min(block, context.shape[1] + max_new_tokens - step))
+                logits = model(context, kv_cache=cache)[:, -1, :]
+            else:
+                logits = model(idx[:, -1:], kv_cache=cache)[:, -1, :]  # only the newest token
+            nxt = sample_next(logits, temperature, top_k, top_p, greedy, generator)  # (batch, 1)
+            if stop_token is not None:
+                nxt = nxt.masked_fill(done[:, None], stop_token)
+                done |= nxt[:, 0] == stop_token
+            idx = torch.cat([idx, nxt], dim=1)
+            if stop_token is not None and bool(done.all()):
+                break
     model.train(was_training)
-    return idx
+    return idx.clone()  # a normal tensor again: it can feed training (an inference-mode one could not)
 
 
 @torch.no_grad()

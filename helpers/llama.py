@@ -103,7 +103,10 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         x32 = x.float()  # the statistic in float32, also under bf16 autocast (as transformers does)
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        if hasattr(F, "rms_norm"):  # torch >= 2.4: exactly the line below, in one fused kernel
+            x32 = F.rms_norm(x32, x32.shape[-1:], eps=self.eps)
+        else:
+            x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * x32.to(x.dtype)
 
 
@@ -187,9 +190,15 @@ class Attention(nn.Module):
             k, v = kv_cache.update(self.layer, k, v)
             mask, is_causal = kv_cache.causal_mask(T, x.device)
         rep = self.n_head // self.n_kv_head
-        y = F.scaled_dot_product_attention(q, repeat_kv(k, rep), repeat_kv(v, rep), attn_mask=mask,
-                                           dropout_p=self.dropout if self.training else 0.0,
-                                           is_causal=is_causal)  # (B, H, T, D)
+        if T == 1 and mask is None and not is_causal and rep > 1:
+            # one new token (cached generation): the rep query heads of a group become rep rows that
+            # attend to their shared keys, with no copy of the cache: (B, Hkv, rep, D) -> (B, H, 1, D)
+            y = F.scaled_dot_product_attention(q.view(B, self.n_kv_head, rep, self.head_dim), k, v)
+            y = y.view(B, self.n_head, 1, self.head_dim)
+        else:
+            y = F.scaled_dot_product_attention(q, repeat_kv(k, rep), repeat_kv(v, rep), attn_mask=mask,
+                                               dropout_p=self.dropout if self.training else 0.0,
+                                               is_causal=is_causal)  # (B, H, T, D)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim))
 
 

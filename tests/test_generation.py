@@ -112,3 +112,12 @@ def test_generate_past_the_context_and_stop_token():
     first = generate(model, torch.zeros(1, 3, dtype=torch.long), 1, greedy=True)[0, -1].item()
     stopped = generate(model, torch.zeros(1, 3, dtype=torch.long), 10, greedy=True, stop_token=first)
     assert stopped.shape == (1, 4)
+
+
+def test_generated_tokens_can_feed_training():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    out = generate(model, torch.zeros(2, 2, dtype=torch.long), 5, greedy=True)
+    assert model.training  # generate puts the model back as it was
+    _, loss = model(out[:, :-1], out[:, 1:])
+    loss.backward()  # an inference-mode tensor would refuse this
