@@ -14,10 +14,12 @@ smollm2 = pytest.mark.skipif(not data.is_installed("smollm2"), reason="SmolLM2 i
 
 TEXTS = [
     "Hello world", "Hello  world   with    runs of spaces\t\ttabs\n\n\nand newlines  \n  ",
-    "Digits 1234567890, 3.14159 and 1,000,000 cost $42.50", "café naïve façade 漢字 😀👍🏽 Ελληνικά русский",
+    "Digits 1234567890, 3.14159 and 1,000,000 cost $42.50",
+    "café naïve façade 漢字 😀👍🏽 Ελληνικά русский",
     "don't I'll we've they're she'd it's O'Neil", "    def f(x):\n        return x ** 2  # code\n",
     "", " ", "\n", "a", "<|im_start|>user\nHi there!<|im_end|>\n<|im_start|>assistant\n",
-    "text<|endoftext|>more<|im_end|><|im_end|>x", "<|im_start", "ROMEO:\nBut, soft! what light through yonder window breaks?",
+    "text<|endoftext|>more<|im_end|><|im_end|>x", "<|im_start",
+    "ROMEO:\nBut, soft! what light through yonder window breaks?",
 ]
 
 
@@ -61,7 +63,8 @@ def test_byte_map_and_bad_specs():
     assert len(set(chars.values())) == 256 and chars[ord(" ")] == "Ġ" and chars[ord("\n")] == "Ċ"
     assert chars[ord("a")] == "a"
     with pytest.raises(ValueError, match="byte-level BPE"):
-        BPETokenizer.from_tokenizer_json({"model": {"type": "WordPiece"}, "pre_tokenizer": {"type": "BertPreTokenizer"}})
+        BPETokenizer.from_tokenizer_json({"model": {"type": "WordPiece"},
+                                          "pre_tokenizer": {"type": "BertPreTokenizer"}})
     trained = BPETokenizer.train(["low lower lowest " * 20], vocab_size=270)
     text = "lower  lowest\n\nlow"
     assert list(trained.encode_iterable(text.splitlines(keepends=True))) == trained.encode(text)
