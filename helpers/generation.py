@@ -4,17 +4,23 @@
     top_k_filter            keep the k most likely tokens, the rest get -inf
     top_p_filter            keep the smallest set of tokens whose probability reaches p (nucleus)
     sample_next             one token per row: greedy, or temperature + top-k + top-p sampling
-    generate                append new tokens to a prompt, one at a time
+    KVCache                 keys and values of the positions seen so far, per layer, for generation
+    generate                append new tokens to a prompt, one at a time: the course's one generate,
+                            for the mini-GPT, the Llama-style decoder and transformers models alike
     total_nll, perplexity   negative log-likelihood of a token stream; perplexity per token, and per
                             character or word so that models with different tokenisers compare fairly
 
 ``model`` is anything that maps idx (batch, tokens) to logits (batch, tokens, vocab): the course's GPT,
-or a Hugging Face causal LM (its output's ``.logits`` is used).
+or a Hugging Face causal LM (its output's ``.logits`` is used). A model whose forward takes a
+``kv_cache`` argument (helpers.transformer.GPT, helpers.llama.Llama) generates with the cache:
+the prompt goes through once (prefill), then each step feeds only the newest token.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -77,26 +83,116 @@ def _logits(model, idx):
 
 def _block_size(model, default: int = 1024) -> int:
     config = getattr(model, "config", None)
-    return getattr(config, "block_size", None) or getattr(config, "n_positions", None) or default
+    return (getattr(config, "block_size", None) or getattr(config, "n_positions", None)
+            or getattr(config, "max_position_embeddings", None) or default)
 
 
-@torch.no_grad()
+class KVCache:
+    """The keys and values of every position processed so far, layer by layer.
+
+    Generating token t+1 needs the keys and values of tokens 0..t, and those of 0..t-1 have not
+    changed since the last step (a causal model never looks ahead), so each step computes them for
+    the newest token only and reads the rest from here. Storage is allocated on the first update,
+    with that tensor's batch, heads, width, dtype and device: (n_layer, B, n_kv_head, max_len, head_dim).
+
+    A model's attention in layer i calls ``keys, values = cache.update(i, k, v)`` with the new
+    positions' k, v (B, n_kv_head, T, head_dim) and attends over what comes back (B, n_kv_head,
+    pos + T, head_dim), with ``cache.causal_mask(T)``; after its last layer it calls ``advance(T)``.
+    """
+
+    def __init__(self, n_layer: int, max_len: int):
+        if max_len < 1:
+            raise ValueError(f"max_len must be at least 1 position, got {max_len}.")
+        self.n_layer, self.max_len = n_layer, max_len
+        self.pos = 0  # positions cached so far (the same in every layer after advance)
+        self.k = self.v = None
+
+    def __len__(self) -> int:
+        return self.pos
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """Store k, v (B, Hkv, T, D) at positions pos..pos+T-1; return all (B, Hkv, pos + T, D)."""
+        B, H, T, D = k.shape
+        end = self.pos + T
+        if end > self.max_len:
+            raise ValueError(f"the cache holds {self.max_len} positions; {self.pos} are used and {T} more "
+                             f"do not fit. Start a new cache (crop the context) first.")
+        if self.k is None:
+            self.k = torch.zeros(self.n_layer, B, H, self.max_len, D, dtype=k.dtype, device=k.device)
+            self.v = torch.zeros_like(self.k)
+        self.k[layer, :, :, self.pos:end] = k
+        self.v[layer, :, :, self.pos:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def causal_mask(self, T: int, device=None):
+        """(attn_mask, is_causal) for scaled_dot_product_attention: T new queries, pos + T keys."""
+        if self.pos == 0:
+            return None, True  # prefill: the usual lower triangle
+        if T == 1:
+            return None, False  # the newest token may see every position before it, and itself
+        q_pos = self.pos + torch.arange(T, device=device)  # absolute positions of the queries
+        return torch.arange(self.pos + T, device=device)[None, :] <= q_pos[:, None], False  # (T, pos+T)
+
+    def advance(self, T: int) -> None:
+        """Called by the model after its last layer: the T new positions are now cached."""
+        self.pos += T
+
+
+def _takes_cache(model) -> bool:
+    return "kv_cache" in inspect.signature(model.forward).parameters
+
+
 def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-    """Append ``max_new_tokens`` tokens to idx (batch, tokens); returns (batch, tokens + new)."""
+             generator: torch.Generator | None = None, use_cache: bool = True,
+             stop_token: int | None = None) -> torch.Tensor:
+    """Append ``max_new_tokens`` tokens to idx (batch, tokens); returns (batch, tokens + new).
+
+    With ``use_cache`` (and a model that takes a kv_cache) the prompt is processed once and each
+    step feeds only the newest token. A prompt longer than the model's context is cropped to its last
+    block_size tokens, with a warning. When the context fills up while generating, the uncached path
+    slides its window by one token per step; the cached path starts a new cache from the last half of
+    the window (so past the context the two may differ). ``stop_token`` ends generation once every
+    row has produced it (rows that finished early are padded with it).
+    """
     if not greedy:
         check_sampling(temperature, top_k, top_p)
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}.")
     if idx.dim() == 1:
         idx = idx[None]
+    if idx.dim() != 2 or idx.shape[1] == 0:
+        raise ValueError(f"the prompt is empty (idx of shape {tuple(idx.shape)}); give at least one token, "
+                         f"e.g. a beginning-of-text token.")
     block = _block_size(model)
+    if idx.shape[1] > block:
+        warnings.warn(f"the prompt has {idx.shape[1]} tokens, more than the model's context of {block}; "
+                      f"only its last {block} tokens are used.", stacklevel=2)
+        idx = idx[:, -block:]
+    cached = use_cache and _takes_cache(model)
     was_training = model.training
     model.eval()
-    for _ in range(max_new_tokens):
-        logits = _logits(model, idx[:, -block:])[:, -1, :]  # (batch, vocab)
-        idx = torch.cat([idx, sample_next(logits, temperature, top_k, top_p, greedy, generator)], dim=1)
+    with torch.inference_mode():  # no_grad, and no version counters: a little faster per token
+        done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        cache = None
+        for step in range(max_new_tokens):
+            if not cached:
+                logits = _logits(model, idx[:, -block:])[:, -1, :]  # the whole window, every step
+            elif cache is None or cache.pos == cache.max_len:  # prefill (or refill once the window is full)
+                context = idx[:, -(max(1, block // 2) if cache is not None else block):]
+                cache = KVCache(model.config.n_layer, min(block, context.shape[1] + max_new_tokens - step))
+                logits = model(context, kv_cache=cache)[:, -1, :]
+            else:
+                logits = model(idx[:, -1:], kv_cache=cache)[:, -1, :]  # only the newest token
+            nxt = sample_next(logits, temperature, top_k, top_p, greedy, generator)  # (batch, 1)
+            if stop_token is not None:
+                nxt = nxt.masked_fill(done[:, None], stop_token)
+                done |= nxt[:, 0] == stop_token
+            idx = torch.cat([idx, nxt], dim=1)
+            if stop_token is not None and bool(done.all()):
+                break
     model.train(was_training)
-    return idx
+    return idx.clone()  # a normal tensor again: it can feed training (an inference-mode one could not)
 
 
 @torch.no_grad()

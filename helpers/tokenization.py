@@ -12,6 +12,10 @@ Step 3 keeps the pair counts up to date incrementally (only the words holding th
 touched) and finds the most frequent pair with a heap, which is what makes thousands of merges on
 the course corpus take seconds, not hours.
 Encoding applies the learned merges in the order they were learned.
+
+``BPETokenizer.from_tokenizer_json`` loads a released byte-level BPE (GPT-2's, SmolLM2's: its
+vocabulary, merges and special tokens) into the same class, and encodes exactly as the ``tokenizers``
+library does (tests/test_tokenization.py compares them on unicode, digits, whitespace runs and a chat).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import collections
 import heapq
 import json
+import math
 from pathlib import Path
 from typing import Iterable
 
@@ -31,6 +36,21 @@ PATTERN = regex.compile(r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p
 def words(text: str) -> list[str]:
     """Pre-tokenise: the pieces BPE never merges across (" the", " cat", ".", ...)."""
     return PATTERN.findall(text)
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's map from the 256 bytes to printable characters, used by vocabulary files to store byte
+    tokens as text: printable bytes map to themselves, the others (space, newline...) to chr(256 + n),
+    so a space is 'Ġ' and a newline 'Ċ'."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, n = {}, 0
+    for b in range(256):
+        if b in keep:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + n)
+            n += 1
+    return chars
 
 
 def merge_pair(ids: list[int], pair: tuple[int, int], new: int) -> list[int]:
@@ -51,16 +71,47 @@ class BPETokenizer:
 
     def __init__(self, merges: list[tuple[int, int]] | None = None):
         self.merges: dict[tuple[int, int], int] = {}  # (left id, right id) -> new id, in order
+        self.ranks: dict[tuple[int, int], int] = {}  # (left id, right id) -> when it was learned
         self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
+        self.byte_ids: list = list(range(256))  # each byte's id (a released vocabulary orders them its own way)
+        self.special: dict[str, int] = {}  # special tokens, never split: "<|im_start|>" -> 1
         for pair in merges or []:
             self._add_merge(tuple(pair))
         self._cache: dict[str, list[int]] = {}
 
-    def _add_merge(self, pair: tuple[int, int]) -> int:
-        new = 256 + len(self.merges)
+    def _add_merge(self, pair: tuple[int, int], new: int | None = None) -> int:
+        new = 256 + len(self.merges) if new is None else new
+        self.ranks[pair] = len(self.merges)
         self.merges[pair] = new
         self.vocab[new] = self.vocab[pair[0]] + self.vocab[pair[1]]
         return new
+
+    @classmethod
+    def from_tokenizer_json(cls, spec) -> "BPETokenizer":
+        """A released byte-level BPE from its tokenizer.json (a path, a JSON string or the parsed dict;
+        for a transformers tokenizer, ``tok.backend_tokenizer.to_str()``)."""
+        if isinstance(spec, Path) or (isinstance(spec, str) and not spec.lstrip().startswith("{")):
+            spec = Path(spec).read_text(encoding="utf-8")
+        spec = json.loads(spec) if isinstance(spec, str) else spec
+        model, pre = spec.get("model", {}), spec.get("pre_tokenizer") or {}
+        if model.get("type") != "BPE" or pre.get("type") != "ByteLevel" or not pre.get("use_regex", True) \
+                or spec.get("normalizer"):
+            raise ValueError(f"expected a byte-level BPE with GPT-2's pre-tokeniser and no normaliser; got model "
+                             f"{model.get('type')!r}, pre_tokenizer {pre.get('type')!r}, normalizer "
+                             f"{(spec.get('normalizer') or {}).get('type')!r}.")
+        to_byte = {c: b for b, c in bytes_to_unicode().items()}
+        tok = cls()
+        tok.vocab = {i: bytes(to_byte[c] for c in t) for t, i in model["vocab"].items()}
+        token_id = model["vocab"]
+        # a byte missing from the vocabulary (SmolLM2 lacks a few control bytes) is dropped, as tokenizers does
+        tok.byte_ids = [token_id.get(c) for c in bytes_to_unicode().values()]
+        for m in model["merges"]:
+            a, b = m.split(" ") if isinstance(m, str) else m
+            tok._add_merge((token_id[a], token_id[b]), token_id[a + b])
+        for t in spec.get("added_tokens", []):
+            tok.special[t["content"]] = t["id"]
+            tok.vocab[t["id"]] = t["content"].encode("utf-8")
+        return tok
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -142,10 +193,10 @@ class BPETokenizer:
         ids = self._cache.get(word)
         if ids is not None:
             return ids
-        ids = list(word.encode("utf-8"))
+        ids = [i for i in map(self.byte_ids.__getitem__, word.encode("utf-8")) if i is not None]
         while len(ids) > 1:
             # the pair learned earliest is merged first, as in training
-            pair = min(zip(ids, ids[1:]), key=lambda p: self.merges.get(p, float("inf")))
+            pair = min(zip(ids, ids[1:]), key=lambda p: self.ranks.get(p, math.inf))
             new = self.merges.get(pair)
             if new is None:
                 break
@@ -155,8 +206,46 @@ class BPETokenizer:
         return ids
 
     def encode(self, text: str) -> list[int]:
-        """Text -> token ids."""
-        return [i for w in words(text) for i in self._encode_word(w)]
+        """Text -> token ids. Special tokens ("<|im_start|>") are cut out first and kept whole."""
+        if not self.special:
+            return [i for w in words(text) for i in self._encode_word(w)]
+        cut = regex.compile("(" + "|".join(map(regex.escape, sorted(self.special, key=len, reverse=True))) + ")")
+        ids = []
+        for piece in cut.split(text):  # odd pieces are special tokens
+            if piece in self.special:
+                ids.append(self.special[piece])
+            elif piece:
+                ids.extend(i for w in words(piece) for i in self._encode_word(w))
+        return ids
+
+    def encode_iterable(self, chunks: Iterable[str]):
+        """The ids of ``encode("".join(chunks))``, one at a time, holding only a few characters back:
+        for a file larger than memory, ``encode_iterable(open(path))`` reads it line by line.
+
+        The last two words of each chunk wait for the next chunk (a word, a contraction or a whitespace
+        run may go on there), with the whitespace before them, and so does an unfinished special token.
+        """
+        rest = ""
+        for chunk in chunks:
+            text = rest + chunk
+            found = [(m.start(), m.group().isspace()) for m in PATTERN.finditer(text)]
+            # the last two words may still change ("'r" + "e" is "'re"; a word may grow) ...
+            cut = found[-2][0] if len(found) > 1 else 0
+            for start, space in reversed(found[:-2]):  # ... and how a whitespace run before them splits
+                if not space:  # depends on what follows the run, so the run waits too
+                    break
+                cut = start
+            for tok in self.special:  # never cut through a special token, whole or begun
+                at = text.rfind(tok)
+                if at != -1 and at < cut < at + len(tok):
+                    cut = at
+                for k in range(min(len(tok) - 1, len(text)), 0, -1):
+                    if text.endswith(tok[:k]):
+                        cut = min(cut, len(text) - k)
+                        break
+            yield from self.encode(text[:cut])
+            rest = text[cut:]
+        yield from self.encode(rest)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Token ids -> text (exactly the text encoded)."""

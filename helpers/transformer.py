@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import MultiHeadAttention, padding_mask
+from .attention import MultiHeadAttention, merge_heads, padding_mask, split_heads
 
 # --------------------------------------------------------------------------------------------
 # The block
@@ -72,6 +72,18 @@ class Block(nn.Module):
             x = self.ln_1(x + a)
             x = self.ln_2(x + self.mlp(x))
         return (x, weights) if need_weights else x
+
+    def forward_cached(self, x, kv_cache, layer: int):
+        """A pre-norm block over T new positions (B, T, n_embd) that also attends to the positions in
+        ``kv_cache`` (helpers.generation.KVCache): generation without recomputing the past."""
+        a = self.attn
+        q, k, v = a.c_attn(self.ln_1(x)).split(a.n_embd, dim=2)  # 3 x (B, T, n_embd)
+        q, k, v = (split_heads(t, a.n_head) for t in (q, k, v))  # (B, heads, T, head_dim)
+        k, v = kv_cache.update(layer, k, v)  # (B, heads, past + T, head_dim)
+        mask, is_causal = kv_cache.causal_mask(x.shape[1], x.device)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+        x = x + a.c_proj(merge_heads(y))
+        return x + self.mlp(self.ln_2(x))
 
 
 # --------------------------------------------------------------------------------------------
@@ -125,38 +137,89 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.transformer.wpe.weight.numel() if non_embedding else n
 
-    def forward(self, idx, targets=None):
-        """idx (batch, tokens) -> logits (batch, tokens, vocab); with targets, (logits, loss)."""
+    def forward(self, idx, targets=None, kv_cache=None):
+        """idx (batch, tokens) -> logits (batch, tokens, vocab); with targets, (logits, loss).
+
+        With a kv_cache (helpers.generation.KVCache), idx holds only the new tokens: positions continue
+        from ``kv_cache.pos``, the cache grows by T, and only the last position's logits come back.
+        """
         if idx.dim() != 2:
             raise ValueError(f"idx must be (batch, tokens) token ids, got shape {tuple(idx.shape)}.")
         B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"a sequence of {T} tokens is longer than block_size "
+        start = kv_cache.pos if kv_cache is not None else 0
+        if start + T > self.config.block_size:
+            raise ValueError(f"a sequence of {start + T} tokens is longer than block_size "
                              f"{self.config.block_size}; crop it to the last {self.config.block_size}.")
-        pos = torch.arange(T, device=idx.device)  # (T,)
+        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
-        for block in self.transformer.h:
-            x = block(x, is_causal=True)  # fused attention, each token sees only its past
+        for i, block in enumerate(self.transformer.h):
+            if kv_cache is None:
+                x = block(x, is_causal=True)  # fused attention, each token sees only its past
+            else:
+                x = block.forward_cached(x, kv_cache, i)
+        if kv_cache is not None:
+            kv_cache.advance(T)
+            x = x[:, -1:]  # generation needs only the next token's distribution
         logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab)
         if targets is None:
             return logits
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
         return logits, loss
 
-    @torch.no_grad()
-    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: torch.Generator | None = None):
-        """Append ``max_new_tokens`` sampled tokens to idx (batch, tokens); returns the longer idx."""
-        for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]
-            logits = self(context)[:, -1, :] / max(temperature, 1e-8)  # (B, vocab)
-            if top_k is not None:
-                kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            probs = F.softmax(logits, dim=-1)
-            nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
-            idx = torch.cat([idx, nxt], dim=1)
-        return idx
+    # ---- loading nanoGPT and transformers GPT-2 weights ----------------------------------------
+
+    CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+    @classmethod
+    def from_pretrained(cls, source, config: GPTConfig | None = None) -> "GPT":
+        """A GPT with the weights of a nanoGPT or transformers GPT-2 checkpoint, in eval mode.
+
+        ``source``: a transformers ``GPT2LMHeadModel`` (or ``GPT2Model``); a nanoGPT checkpoint dict
+        (``{"model": state, "model_args": {...}}`` as nanoGPT's train.py saves it); or a bare state
+        dict in either naming, with ``config``. GPT-2's ``Conv1D`` layers store their weights as
+        (in, out), the transpose of ``nn.Linear``: they are transposed here. transformers' GPT-2 uses
+        the tanh approximation of GELU ("gelu_new") by default, the course's GPT the exact one: the
+        logits then differ slightly (about 1e-3); a config with ``activation_function="gelu"`` matches.
+        """
+        if isinstance(source, nn.Module):  # a transformers model
+            hf = source.config
+            config = config or GPTConfig(vocab_size=hf.vocab_size, block_size=hf.n_positions, n_layer=hf.n_layer,
+                                         n_head=hf.n_head, n_embd=hf.n_embd, dropout=0.0, bias=True)
+            state = source.state_dict()
+        elif isinstance(source, dict) and "model" in source and "model_args" in source:  # nanoGPT ckpt.pt
+            known = {f.name for f in fields(GPTConfig)}
+            config = config or GPTConfig(**{k: v for k, v in source["model_args"].items() if k in known})
+            state = source["model"]
+        elif isinstance(source, dict):
+            state = source
+        else:
+            raise TypeError(f"source must be a transformers GPT-2 model or a state dict, got {type(source).__name__}.")
+        if config is None:
+            raise ValueError("a bare state dict does not say how many heads the model has: pass config=GPTConfig(...).")
+        state = {k.removeprefix("_orig_mod."): v for k, v in state.items()}  # torch.compile'd nanoGPT
+        if not any(k.startswith("transformer.") for k in state):  # GPT2Model: no "transformer." prefix
+            state = {("transformer." + k if not k.startswith("lm_head") else k): v for k, v in state.items()}
+        model = cls(config)
+        own = model.state_dict()
+        c_attn = "transformer.h.0.attn.c_attn.weight"  # Linear: (3C, C); GPT-2's Conv1D: (C, 3C)
+        conv1d = c_attn in state and state[c_attn].shape == own[c_attn].shape[::-1]
+        new = {}
+        for name, want in own.items():
+            if name not in state:
+                if name == "lm_head.weight":  # tied: the token embedding matrix
+                    continue
+                raise KeyError(f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
+                               f"GPT-2 / nanoGPT model with {config.n_layer} layers and bias={config.bias}?")
+            w = state[name]
+            if conv1d and name.endswith(cls.CONV1D):
+                w = w.t()
+            if w.shape != want.shape:
+                raise ValueError(f"checkpoint tensor {name!r} has shape {tuple(w.shape)}, the config makes "
+                                 f"it {tuple(want.shape)}; does the config match the checkpoint?")
+            new[name] = w
+        new.setdefault("lm_head.weight", new["transformer.wte.weight"])
+        model.load_state_dict(new)
+        return model.eval()
 
 
 # --------------------------------------------------------------------------------------------

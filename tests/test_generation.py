@@ -71,3 +71,53 @@ def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
     assert out["tokens"] == 102
     assert out["ppl_token"] == pytest.approx(7.0)
     assert out["ppl_char"] == pytest.approx(math.exp(102 * math.log(7) / 204))
+
+
+# ---- the KV cache --------------------------------------------------------------------------------
+
+
+def test_gpt_cached_generation_equals_uncached():
+    from helpers.generation import KVCache
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=17, block_size=24, n_layer=2, n_head=2, n_embd=16))
+    prompt = torch.randint(0, 17, (3, 4))
+    a = generate(model, prompt, 20, greedy=True, use_cache=False)
+    b = generate(model, prompt, 20, greedy=True)
+    assert torch.equal(a, b)
+    a = generate(model, prompt, 20, top_p=0.9, generator=torch.Generator().manual_seed(5), use_cache=False)
+    b = generate(model, prompt, 20, top_p=0.9, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    cache = KVCache(2, 24)
+    with torch.no_grad():
+        first = model(b[:, :4], kv_cache=cache)
+        assert first.shape == (3, 1, 17) and cache.pos == 4 and cache.k.shape == (2, 3, 2, 24, 8)
+        for t in range(4, 23):
+            step = model(b[:, t:t + 1], kv_cache=cache)
+            assert cache.pos == t + 1  # the cache grows by one position per token
+            assert (step[:, -1] - model(b[:, :t + 1])[:, -1]).abs().max() < 1e-5  # same distribution
+    with pytest.raises(ValueError, match="block_size"):
+        model(b[:, :2], kv_cache=cache)
+
+
+def test_generate_past_the_context_and_stop_token():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    out = generate(model, torch.zeros(1, 3, dtype=torch.long), 30, greedy=True)  # refills the cache
+    assert out.shape == (1, 33)
+    with pytest.warns(UserWarning, match="last 8 tokens"):
+        assert generate(model, torch.zeros(1, 12, dtype=torch.long), 2).shape == (1, 10)
+    with pytest.raises(ValueError, match="empty"):
+        generate(model, torch.zeros(2, 0, dtype=torch.long), 2)
+    first = generate(model, torch.zeros(1, 3, dtype=torch.long), 1, greedy=True)[0, -1].item()
+    stopped = generate(model, torch.zeros(1, 3, dtype=torch.long), 10, greedy=True, stop_token=first)
+    assert stopped.shape == (1, 4)
+
+
+def test_generated_tokens_can_feed_training():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    out = generate(model, torch.zeros(2, 2, dtype=torch.long), 5, greedy=True)
+    assert model.training  # generate puts the model back as it was
+    _, loss = model(out[:, :-1], out[:, 1:])
+    loss.backward()  # an inference-mode tensor would refuse this

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from helpers import data
+from helpers.generation import generate
 from helpers.tokenization import BPETokenizer, words
 from helpers.transformer import GPT, Block, Encoder, EncoderConfig, GPTConfig, mean_pool
 
@@ -186,7 +187,7 @@ def test_gpt_learns_and_generates():
         loss.backward()
         opt.step()
     assert loss.item() < 0.1
-    out = model.eval().generate(torch.tensor([[0, 1, 2]]), max_new_tokens=5, top_k=1)
+    out = generate(model, torch.tensor([[0, 1, 2]]), max_new_tokens=5, greedy=True)
     assert out[0].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
 
 
@@ -296,3 +297,28 @@ def test_bpe_save_load_and_errors(tmp_path):
         BPETokenizer.train(["x"], vocab_size=100)
     with pytest.raises(ValueError, match="not in this vocabulary"):
         tok.decode([10_000])
+
+
+def test_gpt_from_pretrained_gpt2_and_nanogpt():
+    """GPT-2's Conv1D weights (transposed) and nanoGPT checkpoints load; the logits match GPT2LMHeadModel."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    hf = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=16, n_embd=32, n_layer=2, n_head=4,
+                                    activation_function="gelu", bos_token_id=0, eos_token_id=0)).eval()
+    ours = GPT.from_pretrained(hf)
+    ids = torch.randint(0, 50, (2, 16))
+    with torch.no_grad():
+        assert (hf(ids).logits - ours(ids)).abs().max().item() < 1e-5
+    cfg = ours.config
+    again = GPT.from_pretrained(hf.transformer.state_dict(), cfg)  # GPT2Model names, no lm_head
+    nano = GPT.from_pretrained({"model": ours.state_dict(), "model_args": {**cfg.__dict__, "dropout": 0.0}})
+    with torch.no_grad():
+        assert torch.equal(again(ids), ours(ids)) and torch.equal(nano(ids), ours(ids))
+    with pytest.raises(ValueError, match="config"):
+        GPT.from_pretrained(hf.state_dict())
+    with pytest.raises(ValueError, match=r"wte.weight.*\(50, 32\).*\(60, 32\)"):
+        GPT.from_pretrained(hf.state_dict(), GPTConfig(vocab_size=60, block_size=16, n_embd=32, n_layer=2, n_head=4))
+    small = GPTConfig(vocab_size=50, block_size=16, n_embd=32, n_layer=3, n_head=4)
+    with pytest.raises(KeyError, match="transformer.h.2"):
+        GPT.from_pretrained(hf.state_dict(), small)
