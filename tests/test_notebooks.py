@@ -46,6 +46,8 @@ def test_notebook_is_clean_and_parameterised(path):
     assert "SMOKE" in cell.source and "COURSE_SMOKE" in cell.source, (
         "the parameters cell must define SMOKE from $COURSE_SMOKE so nbval runs the notebook small too")
     assert nb.metadata.kernelspec.name == KERNEL
+    edits = [c.source for c in nb.cells if c.cell_type == "code" and "sys.path" in c.source]
+    assert not edits, "no sys.path edits in notebooks: the course is installed (make lab, conda, the Colab cell)"
 
 
 # Widgets that stall headless runs. Under papermill (nbclient) no browser is there, so nbclient plays
