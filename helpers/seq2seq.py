@@ -4,10 +4,14 @@
     Seq2SeqConfig       the sizes, one comment per key
     Seq2Seq             encoder: the course's pre-norm ``Block`` seeing the whole (padded) source;
                         decoder: ``DecoderBlock`` = causal self-attention (with a KV cache) ->
-                        cross-attention over the encoder's output -> MLP; tied output head
+                        cross-attention over the encoder's output -> MLP; tied output head; and
+                        optionally (on by default) a copy head, a pointer-generator (See et al. 2017):
+                        one more attention over the source whose weights may be used as the output
+                        distribution, mixed with the vocabulary's by a learned gate
     pairs_to_batches    (source, target) pairs as padded id tensors; ``batch_sampler`` makes the
                         ``get_batch(split, generator)`` of the course's one training loop
     translate           greedy or beam search (``helpers.beam_search``) over batches of sentences
+    cross_attention_map what a decoder layer's cross-attention (or the copy head) looked at, for a plot
 
 Teacher forcing: the decoder reads ``<bos> y1 .. yn`` and is trained to predict ``y1 .. yn <eos>``,
 the same targets shifted one place, in one pass. Masks: the source is padded on the right, so the
@@ -34,7 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import attention, merge_heads, sinusoidal_positions, split_heads
-from .beam_search import beam_search, check_beam, greedy_decode
+from .beam_search import beam_search, check_beam, greedy_decode, map_tensors
 from .pretraining import IGNORE_INDEX
 from .transformer import MLP, Block
 
@@ -106,6 +110,7 @@ class Seq2SeqConfig:
     tie_embeddings: bool = True  # one table for source, target and output head; False: three tables
     shared_positions: bool = True  # one position table for both sides: "look at my own position" is easy
     label_smoothing: float = 0.0  # 0.1 spreads 10% of the target's probability over all tokens
+    copy: bool = True  # a pointer-generator head: the output may also copy a source character (See et al. 2017)
     pad_id: int = 0
 
 
@@ -203,6 +208,9 @@ class Seq2Seq(nn.Module):
         self.decoder = nn.ModuleList([DecoderBlock(c.n_embd, c.n_head, c.dropout) for _ in range(c.n_dec_layer)])
         self.ln_dec = nn.LayerNorm(c.n_embd)
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.copy:  # one more attention over the source, whose weights are a distribution to copy from
+            self.copy_q = nn.Linear(c.n_embd, c.n_embd)
+            self.copy_gate = nn.Linear(c.n_embd, 1)  # p_gen: write from the vocabulary, or copy
         self.apply(self._init_weights)
         for table in {self.src_wpe, self.tgt_wpe}:  # start from the sinusoidal table, at the embeddings' scale:
             with torch.no_grad():  # nearby positions start alike, which helps find "the same place"
@@ -228,19 +236,23 @@ class Seq2Seq(nn.Module):
                              f"{self.config.max_len}; crop it (CharTokenizer.batch(..., crop=True)) or build "
                              f"the model with a larger max_len.")
 
-    def encode(self, src, src_mask):
-        """src (batch, S) ids, src_mask (batch, S) 0/1 -> memory (batch, S, C), key mask (batch, 1, 1, S)."""
+    def encode(self, src, src_mask) -> dict:
+        """src (batch, S) ids, src_mask (batch, S) 0/1 -> what the decoder reads: the encoder's output
+        ``memory`` (batch, S, C), the ``key_mask`` (batch, 1, 1, S), each layer's cross-attention keys and
+        values ``kvs`` (computed once per sentence) and the source ids (for copying)."""
         self._check_len(src, "src")
         key_mask = src_mask.bool()[:, None, None, :]  # padded source keys are hidden from every query
         pos = torch.arange(src.shape[1], device=src.device)
         x = self.drop(self.src_wte(src) + self.src_wpe(pos))  # (batch, S, C)
         for block in self.encoder:
             x = block(x, mask=key_mask)
-        return self.ln_enc(x), key_mask
+        memory = self.ln_enc(x)
+        return {"memory": memory, "key_mask": key_mask, "src": src,
+                "kvs": [blk.cross.memory_kv(memory) for blk in self.decoder]}
 
-    def decode(self, tgt_in, memory, key_mask, caches=None, start: int = 0, need_weights=False):
-        """tgt_in (batch, T) ids at positions start..start+T-1 -> logits (batch, T, vocab), new caches,
-        and the cross-attention weights of every layer when asked."""
+    def decode(self, tgt_in, enc: dict, caches=None, start: int = 0, need_weights=False):
+        """tgt_in (batch, T) ids at positions start..start+T-1 -> logits (batch, T, vocab) (log-probabilities
+        when copying), the new caches, and each layer's cross-attention weights when asked."""
         if tgt_in.dim() != 2:
             raise ValueError(f"tgt_in must be (batch, tokens) ids, got shape {tuple(tgt_in.shape)}.")
         if start + tgt_in.shape[1] > self.config.max_len:
@@ -248,18 +260,41 @@ class Seq2Seq(nn.Module):
                              f"{self.config.max_len}: ask for fewer new tokens or build a larger max_len.")
         pos = torch.arange(start, start + tgt_in.shape[1], device=tgt_in.device)
         x = self.drop(self.tgt_wte(tgt_in) + self.tgt_wpe(pos))  # (batch, T, C)
-        kvs = memory if isinstance(memory, list) else [blk.cross.memory_kv(memory) for blk in self.decoder]
         new_caches, weights = [], []
         for i, block in enumerate(self.decoder):
-            x, cache, w = block(x, kvs[i], key_mask, None if caches is None else caches[i], need_weights)
+            x, cache, w = block(x, enc["kvs"][i], enc["key_mask"], None if caches is None else caches[i],
+                                need_weights)
             new_caches.append(cache)
             weights.append(w)
-        logits = self.lm_head(self.ln_dec(x))
+        h = self.ln_dec(x)
+        logits = self.lm_head(h)  # (batch, T, vocab)
+        if self.config.copy:
+            attn = self._copy_attention(h, enc)
+            logits = self._mix_in_copying(h, logits, attn, enc["src"])
+            weights.append(attn)  # the copy head's weights come last
         return (logits, new_caches, weights) if need_weights else (logits, new_caches)
 
+    def _copy_attention(self, h, enc):
+        """h (batch, T, C) -> weights (batch, T, S) over the real source characters."""
+        scores = self.copy_q(h) @ enc["memory"].transpose(1, 2) / math.sqrt(h.shape[-1])  # (batch, T, S)
+        scores = scores.masked_fill(~enc["key_mask"][:, 0], float("-inf"))  # never copy padding
+        return scores.softmax(-1)
+
+    def _mix_in_copying(self, h, logits, attn, src):
+        """p = p_gen * softmax(logits) + (1 - p_gen) * (copy attention, summed per source character).
+
+        Copying is most of this task: with this head the weight of attending to a source character goes
+        straight to that character's probability, so the alignment gets a direct training signal.
+        Returns log p (batch, T, vocab); softmax(log p) = p, so losses and decoding use it as logits.
+        """
+        src = src[:, None, :].expand(-1, h.shape[1], -1)  # (batch, T, S)
+        p_copy = torch.zeros_like(logits).scatter_add_(-1, src, attn)  # (batch, T, vocab)
+        p_gen = torch.sigmoid(self.copy_gate(h))  # (batch, T, 1)
+        p = p_gen * logits.softmax(-1) + (1 - p_gen) * p_copy
+        return torch.log(p.clamp_min(1e-9))
+
     def forward(self, src, src_mask, tgt_in, tgt_out=None):
-        memory, key_mask = self.encode(src, src_mask)
-        logits, _ = self.decode(tgt_in, memory, key_mask)  # (batch, T, vocab)
+        logits, _ = self.decode(tgt_in, self.encode(src, src_mask))  # (batch, T, vocab)
         if tgt_out is None:
             return logits
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1),
@@ -270,25 +305,23 @@ class Seq2Seq(nn.Module):
 
     def start_state(self, src, src_mask, repeat: int = 1, use_cache: bool = True) -> dict:
         """The decoding state of a batch of sources, each row repeated ``repeat`` times (beam width)."""
-        memory, key_mask = self.encode(src, src_mask)
+        enc = self.encode(src, src_mask)
         if repeat > 1:
-            memory, key_mask = memory.repeat_interleave(repeat, 0), key_mask.repeat_interleave(repeat, 0)
-        kvs = [blk.cross.memory_kv(memory) for blk in self.decoder]  # cross keys/values, computed once
-        n = memory.shape[0]
-        empty = memory.new_zeros(n, self.config.n_head, 0, self.config.n_embd // self.config.n_head)
+            enc = map_tensors(enc, lambda t: t.repeat_interleave(repeat, 0))
+        n = src.shape[0] * repeat
+        empty = enc["memory"].new_zeros(n, self.config.n_head, 0, self.config.n_embd // self.config.n_head)
         caches = [(empty, empty) for _ in self.decoder] if use_cache else None
         prefix = torch.empty(n, 0, dtype=torch.long, device=src.device)  # the no-cache way re-reads it all
-        return {"kvs": kvs, "key_mask": key_mask, "caches": caches, "prefix": prefix}
+        return {"enc": enc, "caches": caches, "prefix": prefix}
 
     def step(self, tokens, state):
         """tokens (rows,) -> logits (rows, vocab) of the next token; the state grows by one token."""
         prefix = torch.cat([state["prefix"], tokens[:, None]], dim=1)  # (rows, t)
         if state["caches"] is None:  # no cache: run the decoder over the whole prefix again
-            logits, _ = self.decode(prefix, state["kvs"], state["key_mask"])
+            logits, _ = self.decode(prefix, state["enc"])
             caches = None
         else:  # with the cache: only the new token goes through, its keys/values are appended
-            logits, caches = self.decode(tokens[:, None], state["kvs"], state["key_mask"], state["caches"],
-                                         start=prefix.shape[1] - 1)
+            logits, caches = self.decode(tokens[:, None], state["enc"], state["caches"], start=prefix.shape[1] - 1)
         return logits[:, -1], {**state, "caches": caches, "prefix": prefix}
 
 
@@ -377,13 +410,19 @@ def translate(model: Seq2Seq, tok: CharTokenizer, sources: Sequence[str], beam_w
 
 @torch.no_grad()
 def cross_attention_map(model: Seq2Seq, tok: CharTokenizer, source: str, target: str, layer: int = -1):
-    """Cross-attention weights (target chars + <eos>, source chars + <eos>) of one layer, averaged over heads."""
+    """Attention weights (target chars + <eos>, source chars + <eos>) while the model reads ``target``:
+    a decoder layer's cross-attention averaged over heads (``layer``), or with ``layer="copy"`` the weights
+    of the copy head (which source character each output character may copy)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     src, mask = (t.to(device) for t in tok.batch([source], model.config.max_len))
     tgt, _ = tok.batch([target], bos=True, eos=True)
-    memory, key_mask = model.encode(src, mask)
-    _, _, weights = model.decode(tgt[:, :-1].to(device), memory, key_mask, need_weights=True)
+    _, _, weights = model.decode(tgt[:, :-1].to(device), model.encode(src, mask), need_weights=True)
     model.train(was_training)
-    return weights[layer][0].mean(0).cpu()  # (T, S)
+    if layer == "copy":
+        if not model.config.copy:
+            raise ValueError("this model has no copy head (Seq2SeqConfig(copy=False)); pick a decoder layer.")
+        return weights[-1][0].cpu()  # (T, S)
+    cross = weights[:len(model.decoder)]
+    return cross[layer][0].mean(0).cpu()  # (T, S)
