@@ -1,6 +1,7 @@
 """Benchmark: Folio -> modern spelling with the course's encoder-decoder, against copying the source.
 
     python bench/seq2seq.py                 # full: 10 minutes of training, then greedy and beam search
+    python bench/seq2seq.py --clock cpu --threads 1   # 10 minutes of one idle core, on a busy machine
     python bench/seq2seq.py --quick --out /tmp/s.json     # under a minute, a tiny run (never the results file)
 
 Writes ``bench/results/seq2seq.json`` with ``translation``: copy_bleu, copy_chrf (copying the Folio line),
@@ -13,7 +14,6 @@ The machine's load average before and after is recorded: figures from a busy mac
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import random
@@ -28,26 +28,10 @@ from helpers.metrics import corpus_bleu, corpus_chrf, rouge  # noqa: E402
 from helpers.parallel import build_corpus, parallel_corpus  # noqa: E402
 from helpers.pretraining import TrainConfig, train  # noqa: E402
 from helpers.seq2seq import (CharTokenizer, Seq2Seq, Seq2SeqConfig, batch_sampler, pairs_to_batches,  # noqa: E402
-                             translate)
+                             seconds_per_step, translate)
 
 QUICK_PLAYS = ["comedy_of_errors", "macbeth", "tempest"]
 RESULTS = Path(__file__).resolve().parent / "results" / "seq2seq.json"
-
-
-def steps_in(seconds: float, model, get_batch, cfg: TrainConfig, clock: str = "wall") -> int:
-    """How many training steps fit in ``seconds``, from timing a few on a copy of the model.
-
-    clock "wall": seconds on this machine as it is now. clock "cpu": this process's CPU seconds per step,
-    divided by its threads: what the steps would take on idle cores, however busy the machine is now.
-    """
-    probe = copy.deepcopy(model)
-    probe_cfg = TrainConfig(**{**cfg.__dict__, "max_iters": 10, "eval_interval": 0, "warmup_iters": 1})
-    wall, cpu = time.perf_counter(), time.process_time()
-    train(probe, get_batch, probe_cfg, progress=False)
-    per_step = (time.perf_counter() - wall) / 10
-    if clock == "cpu":
-        per_step = (time.process_time() - cpu) / 10 / torch.get_num_threads()
-    return max(10, int(seconds / per_step))
 
 
 def decode_scores(model, tok, pairs, beam_width: int, batch_size: int) -> dict:
@@ -146,7 +130,8 @@ def main(argv=None) -> dict:
     get_batch = batch_sampler(splits, args.batch_size)
     tcfg = TrainConfig(max_iters=1, batch_size=args.batch_size, learning_rate=args.lr, min_lr=args.lr / 10,
                        warmup_iters=100, weight_decay=0.01, eval_iters=10, seed=0)
-    tcfg.max_iters = steps_in(args.seconds, model, get_batch, tcfg, args.clock)  # the schedule ends with the budget
+    per_step = seconds_per_step(model, get_batch, tcfg, clock=args.clock)
+    tcfg.max_iters = max(10, int(args.seconds / per_step))  # the schedule ends with the budget
     tcfg.warmup_iters = min(100, tcfg.max_iters // 10)
     tcfg.eval_interval = max(1, tcfg.max_iters // 5)
     tcfg.max_seconds = args.seconds * 1.1 if args.clock == "wall" else None  # a hard stop if the machine slows down

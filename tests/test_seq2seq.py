@@ -77,8 +77,9 @@ def test_decoder_is_causal_and_loss_ignores_pads(tok):
     assert loss2.item() == pytest.approx(loss.item(), rel=1e-5)
 
 
-def test_cached_and_uncached_greedy_agree_and_beam_1_is_greedy(tok):
-    model = small_model(tok, seed=3, tie_embeddings=False, label_smoothing=0.1)
+@pytest.mark.parametrize("copy", [True, False], ids=["copy-head", "no-copy-head"])
+def test_cached_and_uncached_greedy_agree_and_beam_1_is_greedy(tok, copy):
+    model = small_model(tok, seed=3, tie_embeddings=False, label_smoothing=0.1, copy=copy)
     sources = [s for s, _ in toy_pairs(12, seed=1)]
     cached = translate(model, tok, sources, use_cache=True, max_new_tokens=20)
     uncached = translate(model, tok, sources, use_cache=False, max_new_tokens=20)
@@ -148,8 +149,11 @@ def test_a_small_model_learns_to_modernise(tok):
     hyps = translate(model, tok, [s for s, _ in pairs[500:520]], beam_width=2)
     right = sum(h == t for h, (_, t) in zip(hyps, pairs[500:520]))
     assert right >= 3, list(zip(hyps, pairs[500:520]))[:3]  # untrained: none right
-    att = cross_attention_map(model, tok, "love", "Love")
-    assert att.shape == (5, 5) and torch.allclose(att.sum(-1), torch.ones(5), atol=1e-5)
+    for layer in (-1, "copy"):
+        att = cross_attention_map(model, tok, "love", "Love", layer=layer)
+        assert att.shape == (5, 5) and torch.allclose(att.sum(-1), torch.ones(5), atol=1e-5)
+    # the copy head learned to look at the same place: output character i copies source character i
+    assert (cross_attention_map(model, tok, "love", "Love", layer="copy").argmax(-1)[1:4] == torch.arange(1, 4)).all()
 
 
 def test_benchmark_quick_run_writes_its_figures(tmp_path):
