@@ -1,0 +1,457 @@
+"""An encoder-decoder transformer ("Attention is all you need"), in the course's own blocks.
+
+    CharTokenizer       characters <-> ids with <pad>, <bos>, <eos>, <unk>; pads a batch, makes its mask
+    Seq2SeqConfig       the sizes, one comment per key
+    Seq2Seq             encoder: the course's pre-norm ``Block`` seeing the whole (padded) source;
+                        decoder: ``DecoderBlock`` = causal self-attention (with a KV cache) ->
+                        cross-attention over the encoder's output -> MLP; tied output head; and
+                        optionally (on by default) a copy head, a pointer-generator (See et al. 2017):
+                        one more attention over the source whose weights may be used as the output
+                        distribution, mixed with the vocabulary's by a learned gate
+    pairs_to_batches    (source, target) pairs as padded id tensors; ``batch_sampler`` makes the
+                        ``get_batch(split, generator)`` of the course's one training loop
+    translate           greedy or beam search (``helpers.beam_search``) over batches of sentences
+    cross_attention_map what a decoder layer's cross-attention (or the copy head) looked at, for a plot
+
+Teacher forcing: the decoder reads ``<bos> y1 .. yn`` and is trained to predict ``y1 .. yn <eos>``,
+the same targets shifted one place, in one pass. Masks: the source is padded on the right, so the
+encoder's self-attention and the decoder's cross-attention get a padding mask over source keys;
+the target is padded on the right too, where the causal mask already hides the pads from every
+real token, and the pads' predictions carry no loss (``IGNORE_INDEX``).
+
+Why characters: the task is mostly spelling (vnfold -> unfold, selfe -> self, Heauen -> heaven).
+A character model copies any word it has never seen, letter by letter, and learns the letter rules
+once for all words; a word or BPE vocabulary built on modern text would split or miss the Folio's
+spellings. The price is longer sequences (a line is ~40 characters instead of ~10 words), which
+attention over short lines easily affords.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .attention import attention, merge_heads, sinusoidal_positions, split_heads
+from .beam_search import beam_search, check_beam, greedy_decode, map_tensors
+from .pretraining import IGNORE_INDEX
+from .transformer import MLP, Block
+
+# --------------------------------------------------------------------------------------------
+# Characters
+# --------------------------------------------------------------------------------------------
+
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+
+
+class CharTokenizer:
+    """One id per character seen in ``texts`` (sorted), after the four special tokens."""
+
+    def __init__(self, texts: Sequence[str]):
+        chars = sorted(set("".join(texts)))
+        if not chars:
+            raise ValueError("CharTokenizer needs some text to collect characters from; got none.")
+        self.itos = list(SPECIALS) + chars
+        self.stoi = {c: i for i, c in enumerate(self.itos)}
+        self.pad_id, self.bos_id, self.eos_id, self.unk_id = range(4)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer({len(self)} ids: 4 special + {len(self) - 4} characters)"
+
+    def encode(self, text: str, bos: bool = False, eos: bool = True) -> list[int]:
+        ids = [self.stoi.get(c, self.unk_id) for c in text]
+        return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
+
+    def decode(self, ids) -> str:
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
+        return "".join(self.itos[i] for i in ids if i >= len(SPECIALS))
+
+    def batch(self, texts: Sequence[str], max_len: int | None = None, bos: bool = False, eos: bool = True,
+              crop: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded ids (batch, longest) and 0/1 mask; a text over ``max_len`` ids is an error, or cropped."""
+        rows = [self.encode(t, bos, eos) for t in texts]
+        too_long = [i for i, r in enumerate(rows) if max_len is not None and len(r) > max_len]
+        if too_long and not crop:
+            raise ValueError(f"{len(too_long)} text(s) are longer than the model's context of {max_len} ids "
+                             f"(the first, #{too_long[0]}, has {len(rows[too_long[0]])}); shorten them or pass "
+                             f"crop=True to cut them (with a warning).")
+        if too_long:
+            warnings.warn(f"{len(too_long)} source text(s) cropped to the model's context of {max_len} ids.")
+            rows = [r[:max_len - 1] + r[-1:] if eos else r[:max_len] for r in rows]
+        longest = max((len(r) for r in rows), default=1)
+        ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+        return ids, (ids != self.pad_id).long()
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Seq2SeqConfig:
+    vocab_size: int = 100  # one vocabulary for both sides (the Folio and modern alphabets are the same)
+    max_len: int = 128  # longest source and longest target, in ids with <bos>/<eos>
+    n_enc_layer: int = 3  # encoder blocks
+    n_dec_layer: int = 3  # decoder blocks
+    n_head: int = 4  # attention heads; n_embd % n_head == 0
+    n_embd: int = 128  # model width
+    dropout: float = 0.1
+    tie_embeddings: bool = True  # one table for source, target and output head; False: three tables
+    shared_positions: bool = True  # one position table for both sides: "look at my own position" is easy
+    label_smoothing: float = 0.0  # 0.1 spreads 10% of the target's probability over all tokens
+    copy: bool = True  # a pointer-generator head: the output may also copy a source character (See et al. 2017)
+    pad_id: int = 0
+
+
+class CrossAttention(nn.Module):
+    """Queries from the decoder, keys and values from the encoder's output (the "memory")."""
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
+        super().__init__()
+        self.n_embd, self.n_head = n_embd, n_head
+        self.c_q = nn.Linear(n_embd, n_embd)
+        self.c_kv = nn.Linear(n_embd, 2 * n_embd)  # keys and values in one matmul
+        self.c_proj = nn.Linear(n_embd, n_embd)
+        self.dropout = dropout
+
+    def memory_kv(self, memory):
+        """memory (batch, S, C) -> keys, values (batch, heads, S, head_dim): computed once per sentence."""
+        k, v = self.c_kv(memory).split(self.n_embd, dim=2)
+        return split_heads(k, self.n_head), split_heads(v, self.n_head)
+
+    def forward(self, x, kv, src_mask, need_weights=False):
+        """x (batch, T, C), src_mask bool (batch, 1, 1, S) -> (batch, T, C) [and weights (batch, heads, T, S)]."""
+        q = split_heads(self.c_q(x), self.n_head)  # (batch, heads, T, head_dim)
+        p = self.dropout if self.training else 0.0
+        y = attention(q, kv[0], kv[1], mask=src_mask, dropout_p=p, return_weights=need_weights)
+        y, w = y if need_weights else (y, None)
+        y = self.c_proj(merge_heads(y))
+        return (y, w) if need_weights else y
+
+
+class CachedSelfAttention(nn.Module):
+    """Causal self-attention that can run one new token at a time against a cache of past keys/values."""
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
+        super().__init__()
+        self.n_embd, self.n_head = n_embd, n_head
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd)  # nanoGPT's names
+        self.c_proj = nn.Linear(n_embd, n_embd)
+        self.dropout = dropout
+
+    def forward(self, x, cache=None):
+        """x (batch, T, C). cache None: causal over the T tokens. cache (k, v) of (batch, heads, t, D): x holds
+        the next token(s), which see every cached one. Returns (y, (k, v)) with the cache grown by T."""
+        q, k, v = (split_heads(t, self.n_head) for t in self.c_attn(x).split(self.n_embd, dim=2))
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)  # (batch, heads, t+T, D)
+        p = self.dropout if self.training else 0.0
+        causal = cache is None or x.shape[1] > 1
+        if causal and cache is not None:  # several new tokens after a cache: mask aligned bottom-right
+            T, S = q.shape[2], k.shape[2]
+            mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
+            y = attention(q, k, v, mask=mask, dropout_p=p)
+        else:
+            y = attention(q, k, v, is_causal=cache is None, dropout_p=p)
+        return self.c_proj(merge_heads(y)), (k, v)
+
+
+class DecoderBlock(nn.Module):
+    """x + self_attn(ln_1 x) [causal]; x + cross_attn(ln_2 x, memory); x + mlp(ln_3 x). Pre-norm."""
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(n_embd)
+        self.attn = CachedSelfAttention(n_embd, n_head, dropout)
+        self.ln_2 = nn.LayerNorm(n_embd)
+        self.cross = CrossAttention(n_embd, n_head, dropout)
+        self.ln_3 = nn.LayerNorm(n_embd)
+        self.mlp = MLP(n_embd, 4 * n_embd, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, kv, src_mask, cache=None, need_weights=False):
+        a, cache = self.attn(self.ln_1(x), cache)
+        x = x + self.drop(a)
+        c = self.cross(self.ln_2(x), kv, src_mask, need_weights)
+        c, w = c if need_weights else (c, None)
+        x = x + self.drop(c)
+        x = x + self.mlp(self.ln_3(x))
+        return x, cache, w
+
+
+class Seq2Seq(nn.Module):
+    """model(src, src_mask, tgt_in, tgt_out) -> (logits (batch, T, vocab), loss); see the module doc."""
+
+    def __init__(self, config: Seq2SeqConfig):
+        super().__init__()
+        c = self.config = config
+        self.src_wte = nn.Embedding(c.vocab_size, c.n_embd)
+        self.tgt_wte = self.src_wte if c.tie_embeddings else nn.Embedding(c.vocab_size, c.n_embd)
+        # learned positions, one table for both sides: the output is mostly the input, a few places later
+        # or earlier, so a target position finds its source position by matching its own position vector
+        self.src_wpe = nn.Embedding(c.max_len, c.n_embd)
+        self.tgt_wpe = self.src_wpe if c.shared_positions else nn.Embedding(c.max_len, c.n_embd)
+        self.drop = nn.Dropout(c.dropout)
+        self.encoder = nn.ModuleList([Block(c.n_embd, c.n_head, dropout=c.dropout) for _ in range(c.n_enc_layer)])
+        self.ln_enc = nn.LayerNorm(c.n_embd)
+        self.decoder = nn.ModuleList([DecoderBlock(c.n_embd, c.n_head, c.dropout) for _ in range(c.n_dec_layer)])
+        self.ln_dec = nn.LayerNorm(c.n_embd)
+        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.copy:  # one more attention over the source, whose weights are a distribution to copy from
+            self.copy_q = nn.Linear(c.n_embd, c.n_embd)
+            self.copy_gate = nn.Linear(c.n_embd, 1)  # p_gen: write from the vocabulary, or copy
+        self.apply(self._init_weights)
+        for table in {self.src_wpe, self.tgt_wpe}:  # start from the sinusoidal table, at the embeddings' scale:
+            with torch.no_grad():  # nearby positions start alike, which helps find "the same place"
+                table.weight.copy_(sinusoidal_positions(c.max_len, c.n_embd) * 0.02 * math.sqrt(2))
+        if c.tie_embeddings:
+            self.lm_head.weight = self.tgt_wte.weight  # the same table in and out
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _check_len(self, ids, side: str):
+        if ids.dim() != 2:
+            raise ValueError(f"{side} must be (batch, tokens) ids, got shape {tuple(ids.shape)}.")
+        if ids.shape[1] > self.config.max_len:
+            raise ValueError(f"{side} has {ids.shape[1]} tokens, more than the model's max_len "
+                             f"{self.config.max_len}; crop it (CharTokenizer.batch(..., crop=True)) or build "
+                             f"the model with a larger max_len.")
+
+    def encode(self, src, src_mask) -> dict:
+        """src (batch, S) ids, src_mask (batch, S) 0/1 -> what the decoder reads: the encoder's output
+        ``memory`` (batch, S, C), the ``key_mask`` (batch, 1, 1, S), each layer's cross-attention keys and
+        values ``kvs`` (computed once per sentence) and the source ids (for copying)."""
+        self._check_len(src, "src")
+        key_mask = src_mask.bool()[:, None, None, :]  # padded source keys are hidden from every query
+        pos = torch.arange(src.shape[1], device=src.device)
+        x = self.drop(self.src_wte(src) + self.src_wpe(pos))  # (batch, S, C)
+        for block in self.encoder:
+            x = block(x, mask=key_mask)
+        memory = self.ln_enc(x)
+        return {"memory": memory, "key_mask": key_mask, "src": src,
+                "kvs": [blk.cross.memory_kv(memory) for blk in self.decoder]}
+
+    def decode(self, tgt_in, enc: dict, caches=None, start: int = 0, need_weights=False):
+        """tgt_in (batch, T) ids at positions start..start+T-1 -> logits (batch, T, vocab) (log-probabilities
+        when copying), the new caches, and each layer's cross-attention weights when asked."""
+        if tgt_in.dim() != 2:
+            raise ValueError(f"tgt_in must be (batch, tokens) ids, got shape {tuple(tgt_in.shape)}.")
+        if start + tgt_in.shape[1] > self.config.max_len:
+            raise ValueError(f"the target reaches position {start + tgt_in.shape[1]}, past the model's max_len "
+                             f"{self.config.max_len}: ask for fewer new tokens or build a larger max_len.")
+        pos = torch.arange(start, start + tgt_in.shape[1], device=tgt_in.device)
+        x = self.drop(self.tgt_wte(tgt_in) + self.tgt_wpe(pos))  # (batch, T, C)
+        new_caches, weights = [], []
+        for i, block in enumerate(self.decoder):
+            x, cache, w = block(x, enc["kvs"][i], enc["key_mask"], None if caches is None else caches[i],
+                                need_weights)
+            new_caches.append(cache)
+            weights.append(w)
+        h = self.ln_dec(x)
+        logits = self.lm_head(h)  # (batch, T, vocab)
+        if self.config.copy:
+            attn = self._copy_attention(h, enc)
+            logits = self._mix_in_copying(h, logits, attn, enc["src"])
+            weights.append(attn)  # the copy head's weights come last
+        return (logits, new_caches, weights) if need_weights else (logits, new_caches)
+
+    def _copy_attention(self, h, enc):
+        """h (batch, T, C) -> weights (batch, T, S) over the real source characters."""
+        scores = self.copy_q(h) @ enc["memory"].transpose(1, 2) / math.sqrt(h.shape[-1])  # (batch, T, S)
+        scores = scores.masked_fill(~enc["key_mask"][:, 0], float("-inf"))  # never copy padding
+        return scores.softmax(-1)
+
+    def _mix_in_copying(self, h, logits, attn, src):
+        """p = p_gen * softmax(logits) + (1 - p_gen) * (copy attention, summed per source character).
+
+        Copying is most of this task: with this head the weight of attending to a source character goes
+        straight to that character's probability, so the alignment gets a direct training signal.
+        Returns log p (batch, T, vocab); softmax(log p) = p, so losses and decoding use it as logits.
+        """
+        src = src[:, None, :].expand(-1, h.shape[1], -1)  # (batch, T, S)
+        p_copy = torch.zeros_like(logits).scatter_add_(-1, src, attn)  # (batch, T, vocab)
+        p_gen = torch.sigmoid(self.copy_gate(h))  # (batch, T, 1)
+        p = p_gen * logits.softmax(-1) + (1 - p_gen) * p_copy
+        return torch.log(p.clamp_min(1e-9))
+
+    def forward(self, src, src_mask, tgt_in, tgt_out=None):
+        logits, _ = self.decode(tgt_in, self.encode(src, src_mask))  # (batch, T, vocab)
+        if tgt_out is None:
+            return logits
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1),
+                               ignore_index=IGNORE_INDEX, label_smoothing=self.config.label_smoothing)
+        return logits, loss
+
+    # ---- one token at a time, for greedy decoding and beam search --------------------------
+
+    def start_state(self, src, src_mask, repeat: int = 1, use_cache: bool = True) -> dict:
+        """The decoding state of a batch of sources, each row repeated ``repeat`` times (beam width)."""
+        enc = self.encode(src, src_mask)
+        if repeat > 1:
+            enc = map_tensors(enc, lambda t: t.repeat_interleave(repeat, 0))
+        n = src.shape[0] * repeat
+        empty = enc["memory"].new_zeros(n, self.config.n_head, 0, self.config.n_embd // self.config.n_head)
+        caches = [(empty, empty) for _ in self.decoder] if use_cache else None
+        prefix = torch.empty(n, 0, dtype=torch.long, device=src.device)  # the no-cache way re-reads it all
+        return {"enc": enc, "caches": caches, "prefix": prefix}
+
+    def step(self, tokens, state):
+        """tokens (rows,) -> logits (rows, vocab) of the next token; the state grows by one token."""
+        prefix = torch.cat([state["prefix"], tokens[:, None]], dim=1)  # (rows, t)
+        if state["caches"] is None:  # no cache: run the decoder over the whole prefix again
+            logits, _ = self.decode(prefix, state["enc"])
+            caches = None
+        else:  # with the cache: only the new token goes through, its keys/values are appended
+            logits, caches = self.decode(tokens[:, None], state["enc"], state["caches"], start=prefix.shape[1] - 1)
+        return logits[:, -1], {**state, "caches": caches, "prefix": prefix}
+
+
+# --------------------------------------------------------------------------------------------
+# Data for the training loop, and translation
+# --------------------------------------------------------------------------------------------
+
+
+def pairs_to_batches(tok: CharTokenizer, pairs: Sequence[tuple[str, str]], max_len: int) -> dict:
+    """Encode (source, target) pairs once: src (n, S), tgt (n, T+1) = <bos> y <eos>, padded; pairs whose
+    source or target exceeds ``max_len`` ids are dropped (and counted)."""
+    if len(pairs) == 0:
+        raise ValueError("no pairs to encode: the list is empty.")
+    keep = [(s, t) for s, t in pairs if len(s) + 1 <= max_len and len(t) + 1 <= max_len]
+    src, _ = tok.batch([s for s, _ in keep])
+    tgt, _ = tok.batch([t for _, t in keep], bos=True, eos=True)
+    return {"src": src, "tgt": tgt, "dropped": len(pairs) - len(keep)}
+
+
+def batch_sampler(splits: dict[str, dict], batch_size: int, pad_id: int = 0, device="cpu",
+                  by_length: bool = True):
+    """get_batch(split, generator) -> (src, src_mask, tgt_in, tgt_out), trimmed to their longest member;
+    tgt_out is tgt_in shifted one left, pads replaced by IGNORE_INDEX.
+
+    by_length: a batch is ``batch_size`` neighbours in the list sorted by source length, from a random
+    place, so a batch holds lines of about one length and little of it is padding (twice as fast on
+    these lines); False: pairs drawn at random.
+    """
+    order = {}
+    for name, d in splits.items():
+        lengths = (d["src"] != pad_id).sum(1)
+        if len(lengths) < batch_size:
+            raise ValueError(f"the {name!r} split has {len(lengths)} pairs, fewer than batch_size {batch_size}.")
+        shuffled = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0))
+        order[name] = shuffled[torch.argsort(lengths[shuffled], stable=True)]  # by length, ties in random order
+
+    def get_batch(split, generator):
+        d = splits[split]
+        if by_length:
+            start = int(torch.randint(len(order[split]) - batch_size + 1, (1,), generator=generator))
+            idx = order[split][start:start + batch_size]
+        else:
+            idx = torch.randint(len(d["src"]), (batch_size,), generator=generator)
+        src, tgt = d["src"][idx], d["tgt"][idx]
+        src = src[:, :int((src != pad_id).sum(1).max())]  # trim the common padding
+        tgt = tgt[:, :int((tgt != pad_id).sum(1).max())]
+        tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:].masked_fill(tgt[:, 1:] == pad_id, IGNORE_INDEX)
+        return tuple(t.to(device) for t in (src, (src != pad_id).long(), tgt_in, tgt_out))
+
+    return get_batch
+
+
+def seconds_per_step(model: nn.Module, get_batch, cfg, n: int = 20, warmup: int = 3, clock: str = "wall") -> float:
+    """Seconds one training step takes, timed on a copy of the model (so the budget plans the schedule).
+
+    clock "wall": on this machine as it is now; "cpu": this process's CPU seconds per thread, i.e. what the
+    step would take on idle cores however busy the machine is now. The first ``warmup`` steps are slower
+    (memory is allocated) and are not counted.
+    """
+    import copy
+    import time
+
+    from .pretraining import make_optimizer
+
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}.")
+    probe = copy.deepcopy(model).train()
+    optimizer = make_optimizer(probe, cfg)
+    g = torch.Generator().manual_seed(cfg.seed)
+    for i in range(warmup + n):
+        if i == warmup:
+            wall, cpu = time.perf_counter(), time.process_time()
+        _, loss = probe(*get_batch("train", g))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    if clock == "cpu":
+        return (time.process_time() - cpu) / n / torch.get_num_threads()
+    return (time.perf_counter() - wall) / n
+
+
+@torch.no_grad()
+def translate(model: Seq2Seq, tok: CharTokenizer, sources: Sequence[str], beam_width: int = 1,
+              length_penalty: float = 1.0, batch_size: int = 128, max_new_tokens: int | None = None,
+              use_cache: bool = True, crop: bool = True, progress: bool = False) -> list[str]:
+    """Translate each source: greedy when beam_width == 1, else beam search. Sources longer than the
+    model's context are cropped with a warning (crop=True) or refused (crop=False)."""
+    from tqdm.auto import tqdm
+
+    check_beam(beam_width, length_penalty)
+    if isinstance(sources, str):
+        raise TypeError("sources must be a list of strings; wrap a single line in a list.")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[str] = []
+    starts = range(0, len(sources), batch_size)
+    for i in tqdm(starts, desc=f"decoding (beam {beam_width})", disable=not progress):
+        chunk = list(sources[i:i + batch_size])
+        src, mask = tok.batch(chunk, model.config.max_len, crop=crop)
+        src, mask = src.to(device), mask.to(device)
+        # the output may be a little longer than the source (added punctuation), never past max_len
+        limit = max_new_tokens or min(model.config.max_len - 1, int(src.shape[1] * 1.3) + 10)
+        if beam_width == 1:
+            state = model.start_state(src, mask, 1, use_cache)
+            ids = greedy_decode(model.step, state, len(chunk), tok.bos_id, tok.eos_id, limit, device)
+        else:
+            state = model.start_state(src, mask, beam_width, use_cache)
+            ids = beam_search(model.step, state, len(chunk), tok.bos_id, tok.eos_id, limit, beam_width,
+                              length_penalty, device=device)
+        out += [tok.decode(r) for r in ids]
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def cross_attention_map(model: Seq2Seq, tok: CharTokenizer, source: str, target: str, layer: int = -1):
+    """Attention weights (target chars + <eos>, source chars + <eos>) while the model reads ``target``:
+    a decoder layer's cross-attention averaged over heads (``layer``), or with ``layer="copy"`` the weights
+    of the copy head (which source character each output character may copy)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    src, mask = (t.to(device) for t in tok.batch([source], model.config.max_len))
+    tgt, _ = tok.batch([target], bos=True, eos=True)
+    _, _, weights = model.decode(tgt[:, :-1].to(device), model.encode(src, mask), need_weights=True)
+    model.train(was_training)
+    if layer == "copy":
+        if not model.config.copy:
+            raise ValueError("this model has no copy head (Seq2SeqConfig(copy=False)); pick a decoder layer.")
+        return weights[-1][0].cpu()  # (T, S)
+    cross = weights[:len(model.decoder)]
+    return cross[layer][0].mean(0).cpu()  # (T, S)
