@@ -4,16 +4,27 @@
     validation     argument checks with messages that help, and the course's error types (below)
     data/          the offline assets: table and installer, disk cache, loaders, spaCy entity labels
     embeddings/    word2vec and GloVe from scratch: vocabulary, sampling, the two trainers, evaluation
+    checkpoint     the one checkpoint format: safetensors + JSON, written atomically, checked on load
+    training       the one training loop: schedule, clipping, accumulation, mixed precision, resume
+    distributed    what the loop needs under torchrun: DDP, a share of each batch per process
     contextual     an ELMo-style biLSTM language model: one word, different vectors in context
     attention      scaled dot-product attention (written out and fused), masks, heads, positions
-    tokenization   byte-pair encoding from scratch
-    transformer    the transformer block, a BERT-style encoder and a GPT
-    pretraining    masked and causal language-model data, and the pretraining loop
-    generation     sampling text from a causal LM (greedy, temperature, top-k, top-p), perplexity
-    finetuning     a classifier on a pretrained encoder: heads, freezing, LoRA, the loop, metrics
+    tokenization   byte-pair encoding from scratch (and SmolLM2's byte-level BPE, as tokenizers does)
+    transformer    the transformer block, a BERT-style encoder and a GPT (GPT-2 weights load)
+    pretraining    masked and causal language-model data and the mini-BERT
+    generation     the one generate (with a KV cache), sampling filters, perplexity
+    llama          the modern decoder: RMSNorm, RoPE, SwiGLU, grouped-query attention; SmolLM2
+    finetuning     a classifier on a pretrained encoder: heads, freezing, LoRA, metrics
+    distillation   knowledge distillation into a smaller student; int8 quantisation
     tagging        token classification: BIO tags, sub-token alignment, a tagger, entity metrics
+    crf            a linear-chain CRF: forward algorithm, likelihood, Viterbi, BIO constraints
+    qa             extractive question answering: cloze questions, windows, span selection, EM/F1
+    parallel       the First Folio / modern Shakespeare parallel corpus, aligned and split by play
+    seq2seq        an encoder-decoder with cross-attention (and a copy head) for translation
+    beam_search    greedy decoding and batched beam search over a step function with a cache
+    metrics        BLEU, chrF and ROUGE written out (matching sacrebleu and rouge-score)
     visualisation  attention heatmaps and widgets (matplotlib and ipywidgets, no CDN)
-    report         key results a notebook records for the rendered course
+    report         key results and claims a notebook records for the rendered course
     checks/        graded exercises: ``check("NN.k", your_function)``
 
 Errors. Every public function checks its arguments before any work starts. A bad argument raises
