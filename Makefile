@@ -4,7 +4,7 @@ STAMP := $(VENV)/.course-setup
 PY    := $(VENV)/bin/python
 PORT  ?= 8888
 
-.PHONY: lab test render setup clean
+.PHONY: lab test render verify setup clean
 
 $(STAMP): pyproject.toml tools/setup.sh
 	bash tools/setup.sh
@@ -23,6 +23,10 @@ test: $(STAMP)
 # rendered/ (not tracked). `make render RENDER_ARGS=--smoke` for a quick check of the pipeline.
 render: $(STAMP)
 	$(PY) -m tools.render_course $(RENDER_ARGS)
+
+# The same full-mode run, read as a check: it exits non-zero when a notebook fails or any claim its prose
+# makes (helpers.report.claim) does not hold; rendered/report.md lists every claim and each notebook's time.
+verify: render
 
 clean:
 	rm -rf $(VENV)

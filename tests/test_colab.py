@@ -39,7 +39,7 @@ def test_notebook_is_stamped_and_up_to_date(path):
     assert code_cells[0] is install, "the install cell must be the first code cell"
     cfg = colab.settings()
     assert colab.colab_url(cfg["repository"], cfg["branch"], path.name) in badge.source
-    assert f"git+{{COURSE}}@{cfg['branch']}" in install.source and cfg["repository"] in install.source
+    assert "COURSE_REPOSITORY" in install.source and cfg["repository"] in install.source
     assert "helpers.data" in install.source and "install" in install.source
 
 
@@ -80,8 +80,8 @@ def test_install_cell_does_nothing_when_the_course_is_installed(monkeypatch):
     assert ran == []
 
 
-def test_install_cell_installs_when_the_course_is_missing(monkeypatch):
-    """With ``helpers`` unimportable the cell runs pip on the repository, then the data install."""
+def run_install_cell(monkeypatch, cwd, returncode=0, env=None):
+    """Run notebook 00's install cell as if ``helpers`` were not installed; returns the commands it ran."""
     import builtins
 
     ran = []
@@ -97,13 +97,42 @@ def test_install_cell_installs_when_the_course_is_missing(monkeypatch):
         ran.append(cmd)
         if cmd[1:3] == ["-m", "helpers.data"]:
             installed["done"] = True
-        return subprocess.CompletedProcess(cmd, 0)
+        return subprocess.CompletedProcess(cmd, returncode, stdout="", stderr="ERROR: could not reach it")
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
     monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.chdir(cwd)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
     nb = nbformat.read(NOTEBOOK_FILES[0], as_version=4)
     exec(compile(colab_cells(nb)[1].source, "colab-install", "exec"), {"__name__": "__main__"})
+    return ran
+
+
+def test_install_cell_installs_from_the_repository_when_the_course_is_missing(monkeypatch, tmp_path):
+    """With ``helpers`` unimportable and no checkout around, the cell runs pip on the repository, then the
+    data install."""
+    ran = run_install_cell(monkeypatch, tmp_path)
     cfg = colab.settings()
     assert ran[0][1:5] == ["-m", "pip", "install", "-q"]
     assert ran[0][-1] == f"git+{cfg['repository']}@{cfg['branch']}"
     assert ran[1][1:] == ["-m", "helpers.data", "install"]
+
+
+def test_install_cell_prefers_the_checkout_it_sits_in(monkeypatch):
+    ran = run_install_cell(monkeypatch, ROOT / "notebooks")
+    assert ran[0][-1] == str(ROOT)
+
+
+def test_install_cell_url_can_be_overridden(monkeypatch, tmp_path):
+    ran = run_install_cell(monkeypatch, tmp_path, env={"COURSE_REPOSITORY": "https://github.com/me/fork",
+                                                        "COURSE_BRANCH": "dev"})
+    assert ran[0][-1] == "git+https://github.com/me/fork@dev"
+
+
+def test_install_cell_says_what_to_do_when_pip_fails(monkeypatch, tmp_path):
+    with pytest.raises(RuntimeError) as info:
+        run_install_cell(monkeypatch, tmp_path, returncode=1)
+    message = str(info.value)
+    assert "could not reach it" in message and "pip install /path/to/the/course" in message
+    assert "COURSE_REPOSITORY" in message

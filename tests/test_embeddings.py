@@ -264,7 +264,7 @@ def test_solutions_pass_and_wrong_answers_fail(name, capsys):
     mod = _solutions(name)
     assert set(mod.SOLUTIONS) == set(mod.WRONG) and mod.SOLUTIONS
     for id, fn in mod.SOLUTIONS.items():
-        assert check(id, fn)
+        check(id, fn)
     for id, fn in mod.WRONG.items():
         with pytest.raises(CheckFailed) as err:
             check(id, fn)

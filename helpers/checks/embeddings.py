@@ -34,7 +34,7 @@ def keep_probability(answer) -> None:
                                      "capped at 1.")
 
 
-@exercise("01.2", "the negative-sampling loss")
+@exercise("01.3", "the negative-sampling loss")
 def negative_sampling_loss(answer) -> None:
     from helpers.embeddings import sgns_loss
 
@@ -51,7 +51,7 @@ def negative_sampling_loss(answer) -> None:
                                      "over the batch. Is the sign of the noise scores flipped?")
 
 
-@exercise("01.3", "the noise distribution for negatives")
+@exercise("01.2", "the noise distribution for negatives")
 def noise(answer) -> None:
     from helpers.embeddings import noise_distribution
 

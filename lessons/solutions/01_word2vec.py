@@ -36,5 +36,5 @@ def noise_wrong(counts):
     return np.asarray(counts, dtype=np.float64) / np.sum(counts)  # plain unigram
 
 
-SOLUTIONS = {"01.1": keep_probability, "01.2": negative_sampling_loss, "01.3": noise}
-WRONG = {"01.1": keep_probability_wrong, "01.2": negative_sampling_loss_wrong, "01.3": noise_wrong}
+SOLUTIONS = {"01.1": keep_probability, "01.3": negative_sampling_loss, "01.2": noise}
+WRONG = {"01.1": keep_probability_wrong, "01.3": negative_sampling_loss_wrong, "01.2": noise_wrong}
