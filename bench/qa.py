@@ -9,7 +9,7 @@ the answer is the best valid span over a question's windows. Scores are SQuAD's 
 in percent, beside the baseline that answers with the passage's most frequent entity of the answer's type.
 
     python bench/qa.py            # 106 articles, 400 steps (about 8 minutes on 2 idle cores)
-    python bench/qa.py --quick    # 12 articles, 4 steps (under a minute once spaCy's labels are cached)
+    python bench/qa.py --quick    # 30 articles, 4 steps (under a minute once spaCy's labels are cached)
 
 Writes bench/results/qa.json: ``cloze`` with ``exact_match``, ``f1``, ``baseline`` (the same keys),
 ``questions`` per split, ``dropped``, ``seconds``, and the run's settings.
@@ -46,7 +46,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=None, help="where to write the JSON (default bench/results/qa.json)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.articles, args.steps = 12, 4
+        args.articles, args.steps = 30, 4
     if args.quick and args.out is None:
         parser.error("--quick writes only to the file --out names (never over the committed results).")
     if args.threads:

@@ -133,8 +133,12 @@ def cloze_questions(n_articles: int = 106, max_chars: int = 6000, sentences_per_
         print(f"{dropped} candidate questions dropped: the answer was not a whole word of the context.")
     parts = data.split_indices(np.zeros(n_articles, dtype=np.int64), fractions, seed)
     part_of = {int(d): k for k, idx in enumerate(parts) for d in idx}
-    return {name: [q for q in made if part_of[q.doc] == k]
-            for k, name in enumerate(["train", "validation", "test"])}
+    out = {name: [q for q in made if part_of[q.doc] == k] for k, name in enumerate(["train", "validation", "test"])}
+    empty = [name for name, qs in out.items() if not qs]
+    if empty:
+        raise ValueError(f"No question in the {' and '.join(empty)} split of {n_articles} articles: use more "
+                         f"articles (or larger fractions for those splits).")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,11 +169,11 @@ def encode_questions(tokenizer, questions: Sequence[Question], max_length: int =
         raise TypeError("encode_questions needs a fast tokenizer: only fast tokenizers give offset maps.")
     if len(questions) == 0:
         raise ValueError("No questions to encode.")
-    if not 0 <= stride < max_length // 2:
-        raise ValueError(f"stride must lie in [0, max_length / 2), got {stride} for max_length {max_length}.")
+    if not 0 <= stride < max_length // 2 - 3:  # a question may fill half a window; the rest must exceed stride
+        raise ValueError(f"stride must lie in [0, max_length / 2 - 3), got {stride} for max_length {max_length}.")
     lengths = [len(ids) for ids in tokenizer([q.question for q in questions])["input_ids"]]
     for i, q in enumerate(questions):
-        if lengths[i] > max_length // 2 - stride // 2:
+        if lengths[i] > max_length // 2:
             raise ValueError(f"question {i} has {lengths[i]} tokens: too long to leave room for its context in "
                              f"windows of {max_length} tokens. Use shorter questions or a larger max_length.")
         if q.context[q.answer_start:q.answer_start + len(q.answer)] != q.answer:
