@@ -117,7 +117,7 @@ def cloze_questions(n_articles: int = 106, max_chars: int = 6000, sentences_per_
         return [[(s.text.strip(), [(e.text, e.label_) for e in s.ents]) for s in doc.sents if s.text.strip()]
                 for doc in tqdm(docs, total=len(texts), desc="spaCy labelling", disable=not progress)]
 
-    labelled = data.cached("cloze-wiki", data._sources("wiki") + [data.spacy_model_dir()], label,
+    labelled = data.cached("cloze-wiki", [data.asset_path("wiki"), data.spacy_model_dir()], label,
                            n_articles=n_articles, max_chars=max_chars)
     rng = random.Random(seed)
     made, dropped = [], 0
