@@ -1,7 +1,41 @@
 """The course's reusable core, one module per idea, in the order the course meets them.
 
-device -> data -> embeddings -> attention -> transformer -> pretraining -> generation
--> finetuning -> visualisation -> checks
+    device         where to run (cuda > mps > cpu), seeding, mixed-precision dtype, CPU threads
+    validation     argument checks with messages that help, and the course's error types (below)
+    data/          the offline assets: table and installer, disk cache, loaders, spaCy entity labels
+    embeddings/    word2vec and GloVe from scratch: vocabulary, sampling, the two trainers, evaluation
+    contextual     an ELMo-style biLSTM language model: one word, different vectors in context
+    attention      scaled dot-product attention (written out and fused), masks, heads, positions
+    tokenization   byte-pair encoding from scratch
+    transformer    the transformer block, a BERT-style encoder and a GPT
+    pretraining    masked and causal language-model data, and the pretraining loop
+    generation     sampling text from a causal LM (greedy, temperature, top-k, top-p), perplexity
+    finetuning     a classifier on a pretrained encoder: heads, freezing, LoRA, the loop, metrics
+    tagging        token classification: BIO tags, sub-token alignment, a tagger, entity metrics
+    visualisation  attention heatmaps and widgets (matplotlib and ipywidgets, no CDN)
+    report         key results a notebook records for the rendered course
+    checks/        graded exercises: ``check("NN.k", your_function)``
+
+Errors. Every public function checks its arguments before any work starts. A bad argument raises
+one of the course's error types (``helpers.validation``), whose message names the argument, what
+was given, what is allowed and what to do. Each is also the built-in error Python users expect, so
+``except ValueError`` still catches ``ArgumentValueError``:
+
+    CourseError          the base of all of them: ``except CourseError`` catches any of the below
+    ArgumentTypeError    (a TypeError) an argument of a type that cannot be right: a string where a
+                         list of strings belongs, a float where token ids belong, an int tensor for q
+    ArgumentValueError   (a ValueError) the right type, an impossible value: a size of 0 or below, a
+                         probability above 1, an empty corpus, an unknown option, a sample too small
+    ShapeError           (an ArgumentValueError) tensors or arrays whose shapes do not fit
+    PathError            (an ArgumentValueError) a folder where a file belongs or the reverse, or an
+                         output folder that cannot be written
+    MissingFileError     (a PathError and a FileNotFoundError) a file to read is not there
+    UnknownNameError     (a KeyError) a word not in the vocabulary, an asset the course does not know;
+                         the message suggests close matches (``data.UnknownAssetError`` is one)
+    NotAvailableError    (a RuntimeError) what the call needs is not on this machine: a device
+    TrainingError        (a RuntimeError) training that would otherwise fail silently: a NaN or
+                         infinite loss, no training example; says when, and the last finite loss
+    data.MissingAssetError  (an ImportError) a data package is not installed; says the pip command
 """
 
 __version__ = "0.1.0"

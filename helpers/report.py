@@ -23,7 +23,8 @@ import json
 import math
 import os
 import warnings
-from pathlib import Path
+
+from . import validation as validate
 
 REPORT_ENV = "COURSE_REPORT_FILE"
 
@@ -55,6 +56,7 @@ def _append(item: dict) -> None:
 
 def record(name: str, value):
     """Report ``value`` as the key result ``name`` when the renderer runs; returns ``value``."""
+    validate.string("name", name)
     _append({"name": str(name), "value": _plain(value)})
     return value
 
@@ -64,6 +66,7 @@ def claim(name: str, condition, detail: str = "") -> bool:
 
     Test mode: silent. Full mode: a warning when it does not hold. Under the renderer: collected, and
     ``make verify`` fails when any claim failed."""
+    validate.string("name", name)
     held = bool(condition)
     _append({"claim": str(name), "held": held, "detail": str(detail)})
     if not held and os.environ.get("COURSE_SMOKE", "0") not in ("1", "true", "True"):
@@ -73,7 +76,7 @@ def claim(name: str, condition, detail: str = "") -> bool:
 
 def read(path: str | os.PathLike) -> dict:
     """The key results recorded in ``path``, by name (a later record of a name replaces an earlier)."""
-    path = Path(path)
+    path = validate.file_path("path", path, must_exist=False)
     if not path.exists():
         return {}
     results = {}
@@ -87,7 +90,7 @@ def read(path: str | os.PathLike) -> dict:
 
 def read_claims(path: str | os.PathLike) -> list[dict]:
     """The claims recorded in ``path``, in order: ``{"claim", "held", "detail"}`` each."""
-    path = Path(path)
+    path = validate.file_path("path", path, must_exist=False)
     if not path.exists():
         return []
     items = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())

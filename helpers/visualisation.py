@@ -14,12 +14,21 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 
+from . import validation as validate
 
-def _as_numpy(weights):
+
+def _as_numpy(weights, name: str = "weights", ndim: int = 2):
+    """A tensor or array of attention weights as a float NumPy array of ``ndim`` dimensions."""
     if isinstance(weights, torch.Tensor):
-        return weights.detach().float().cpu().numpy()
+        weights = weights.detach().float().cpu().numpy()
+    if not isinstance(weights, np.ndarray) or not np.issubdtype(weights.dtype, np.number):
+        raise validate.ArgumentTypeError(f"{name} must be a tensor or NumPy array of numbers; got "
+                                         f"{type(weights).__name__}.")
+    if weights.ndim != ndim:
+        raise validate.ShapeError(f"{name} must have {ndim} dimensions; got shape {weights.shape}.")
     return weights
 
 
@@ -29,9 +38,12 @@ def attention_heatmap(weights, tokens: Sequence[str], key_tokens: Sequence[str] 
     import matplotlib.pyplot as plt
 
     w = _as_numpy(weights)
-    key_tokens = tokens if key_tokens is None else key_tokens
+    tokens = validate.list_of_str("tokens", tokens)
+    key_tokens = tokens if key_tokens is None else validate.list_of_str("key_tokens", key_tokens)
+    validate.string("title", title, non_empty=False)
+    colorbar = validate.boolean("colorbar", colorbar)
     if w.shape != (len(tokens), len(key_tokens)):
-        raise ValueError(f"weights of shape {w.shape} do not fit {len(tokens)} query tokens and "
+        raise validate.ShapeError(f"weights of shape {w.shape} do not fit {len(tokens)} query tokens and "
                          f"{len(key_tokens)} key tokens.")
     if ax is None:
         size = max(3.0, 0.32 * len(key_tokens) + 1.5)
@@ -48,13 +60,30 @@ def attention_heatmap(weights, tokens: Sequence[str], key_tokens: Sequence[str] 
     return ax
 
 
+def _layers(attentions) -> list:
+    """One (heads, T, T) array per layer."""
+    if isinstance(attentions, (torch.Tensor, np.ndarray)):
+        attentions = list(attentions)  # a (layers, heads, T, T) stack
+    if not isinstance(attentions, (list, tuple)) or not attentions:
+        raise validate.ArgumentValueError("attentions must be a non-empty list of (heads, T, T) arrays, one "
+                                          "per layer.")
+    return [_as_numpy(a, f"attentions[{i}]", ndim=3) for i, a in enumerate(attentions)]
+
+
 def attention_grid(attentions, tokens: Sequence[str], layer: int, heads: Sequence[int] | None = None,
                    cols: int = 4):
     """Every head of one layer side by side. ``attentions``: sequence of (heads, T, T) per layer."""
     import matplotlib.pyplot as plt
 
-    a = _as_numpy(attentions[layer])
-    heads = list(range(a.shape[0])) if heads is None else list(heads)
+    layers = _layers(attentions)
+    validate.list_of_str("tokens", tokens)
+    layer = validate.integer("layer", layer, 0, len(layers) - 1)
+    cols = validate.positive_int("cols", cols)
+    a = layers[layer]
+    heads = list(range(a.shape[0])) if heads is None else [
+        validate.integer("heads[i]", h, 0, a.shape[0] - 1) for h in heads]
+    if not heads:
+        raise validate.ArgumentValueError("heads is empty; give at least one head index (or None for all).")
     rows = (len(heads) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
     for ax in axes.flat[len(heads):]:
@@ -92,8 +121,16 @@ def interactive_plot(draw, figsize=(5.0, 3.0), **controls):
     """
     import ipywidgets as widgets
 
+    validate.callable_("draw", draw)
+    if not (isinstance(figsize, (tuple, list)) and len(figsize) == 2):
+        raise validate.ArgumentTypeError(f"figsize must be (width, height) in inches; got {figsize!r}.")
+    figsize = tuple(validate.positive(f"figsize[{i}]", x) for i, x in enumerate(figsize))
+    for name, c in controls.items():
+        if not (hasattr(c, "observe") and hasattr(c, "value")):
+            raise validate.ArgumentTypeError(f"control {name} must be an ipywidgets control (a slider, a "
+                                             f"dropdown); got {type(c).__name__}.")
     if not controls:
-        raise ValueError("give at least one control, e.g. temperature=widgets.FloatSlider(...).")
+        raise validate.ArgumentValueError("give at least one control, e.g. temperature=widgets.FloatSlider(...).")
     image = widgets.Image(format="png", layout=widgets.Layout(width=f"{int(figsize[0] * 90)}px"))
 
     def redraw(*_):
@@ -116,12 +153,11 @@ def attention_viewer(tokens: Sequence[str], attentions):
     """
     import ipywidgets as widgets
 
-    layers = [_as_numpy(a) for a in attentions]
-    if not layers:
-        raise ValueError("attentions is empty: give one (heads, T, T) array per layer.")
+    tokens = validate.list_of_str("tokens", tokens)
+    layers = _layers(attentions)
     n_heads, T, _ = layers[0].shape
     if T != len(tokens):
-        raise ValueError(f"{len(tokens)} tokens but attention matrices of size {T} x {T}: "
+        raise validate.ShapeError(f"{len(tokens)} tokens but attention matrices of size {T} x {T}: "
                          f"give the attentions of one sentence (index the batch).")
     layer = widgets.IntSlider(0, 0, len(layers) - 1, description="layer", continuous_update=False)
     head = widgets.Dropdown(options=[("mean of heads", -1)] + [(f"head {h}", h) for h in range(n_heads)],
