@@ -8,7 +8,7 @@ fine-tuned with the course's loop on windows of 192 tokens (overlapping by 64 wh
 the answer is the best valid span over a question's windows. Scores are SQuAD's exact match and token F1
 in percent, beside the baseline that answers with the passage's most frequent entity of the answer's type.
 
-    python bench/qa.py            # 106 articles, 400 steps (about 8 minutes on 2 idle cores)
+    python bench/qa.py            # 106 articles, 250 steps (about 8 minutes on 2 idle cores, estimated)
     python bench/qa.py --quick    # 30 articles, 4 steps (under a minute once spaCy's labels are cached)
 
 Writes bench/results/qa.json: ``cloze`` with ``exact_match``, ``f1``, ``baseline`` (the same keys),
@@ -39,7 +39,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute (writes only to --out)")
     parser.add_argument("--articles", type=int, default=106, help="Wikipedia articles to make questions from")
-    parser.add_argument("--steps", type=int, default=400, help="fine-tuning steps (16 windows each)")
+    parser.add_argument("--steps", type=int, default=250, help="fine-tuning steps (16 windows each)")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
