@@ -7,8 +7,9 @@ each sentence's sequence log-likelihood and decodes with Viterbi, BIO-constraine
 sentences it reports entity precision, recall and F1 (``helpers.tagging.entity_scores``, equal to
 seqeval's) and the number of invalid BIO transitions (an I-X that does not follow B-X or I-X).
 
-    python bench/tagging.py            # 800 reviews, 300 steps per tagger (about 6 minutes on 2 idle cores)
-    python bench/tagging.py --quick    # 40 reviews, 8 steps (under a minute; writes only to --out)
+    python bench/tagging.py            # 800 reviews, 150 steps per tagger (notebook 10's budget; about 4 minutes on
+                                       # 2 idle cores, estimated)
+    python bench/tagging.py --quick    # 30 reviews, 4 steps (about a minute; writes only to --out)
 
 Writes bench/results/tagging.json: ``softmax`` and ``crf``, each with ``entity_f1``, ``precision``,
 ``recall``, ``invalid_transitions``, ``seconds``; and the run's settings.
@@ -39,7 +40,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute (writes only to --out)")
     parser.add_argument("--docs", type=int, default=800, help="IMDB reviews labelled by spaCy")
-    parser.add_argument("--steps", type=int, default=300, help="fine-tuning steps per tagger (16 sentences each)")
+    parser.add_argument("--steps", type=int, default=150, help="fine-tuning steps per tagger (16 sentences each)")
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
