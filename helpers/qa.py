@@ -85,7 +85,7 @@ def questions_from_passage(sentences: list[tuple[str, list[tuple[str, str]]]], r
             continue
         used.add(i)
         others = [e for j, (_, es) in enumerate(sentences) if j != i for e in es]
-        out.append({"question": sentences[i][0].replace(ent, BLANK, 1), "context": context, "answer": ent,
+        out.append({"question": sentences[i][0].replace(ent, BLANK), "context": context, "answer": ent,
                     "answer_start": match.start(), "answer_type": kind, "entities": others})
     return out, dropped
 
