@@ -268,9 +268,20 @@ def best_span(start_logits: torch.Tensor, end_logits: torch.Tensor, max_tokens: 
 
 
 @torch.no_grad()
+def entity_mentions(question: Question) -> list[tuple[int, int]]:
+    """Character spans [a, b) of the whole-word mentions, in the context, of the entities spaCy found there."""
+    spans = set()
+    for text, _ in question.entities:
+        for m in re.finditer(r"(?<!\w)" + re.escape(text) + r"(?!\w)", question.context):
+            spans.add((m.start(), m.end()))
+    return sorted(spans)
+
+
 def predict_answers(model, features: QAFeatures, questions: Sequence[Question], max_tokens: int = 15,
-                    batch_size: int = 64, device=None) -> list[str]:
-    """For each question, the best span of its context over all its windows, as text of the context."""
+                    batch_size: int = 64, device=None, entities_only: bool = False) -> list[str]:
+    """For each question, the best span of its context over all its windows, as text of the context.
+    With ``entities_only``, only the context's entity mentions compete (the way the CNN/Daily Mail readers
+    choose among the entities); a question whose windows hold no whole mention falls back to any span."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -282,12 +293,23 @@ def predict_answers(model, features: QAFeatures, questions: Sequence[Question], 
                         token_type_ids=features.token_type_ids[sl].to(device))
         for j in range(len(out.start_logits)):
             w = i + j
-            allowed = features.offsets[w, :, 0] >= 0  # context tokens only
-            s, e, score = best_span(out.start_logits[j].float().cpu(), out.end_logits[j].float().cpu(),
-                                    max_tokens, allowed)
+            start_logits, end_logits = out.start_logits[j].float().cpu(), out.end_logits[j].float().cpu()
             q = int(features.question_index[w])
+            found = []
+            if entities_only:  # (score, a, b) of each mention whose first and last characters start/end a token
+                first = {a: t for t, (a, _) in enumerate(features.offsets[w].tolist()) if a >= 0}
+                last = {b: t for t, (a, b) in enumerate(features.offsets[w].tolist()) if a >= 0}
+                found = [(float(start_logits[first[a]] + end_logits[last[b]]), a, b)
+                         for a, b in entity_mentions(questions[q]) if a in first and b in last]
+            if found:
+                score, a, b = max(found)
+                score += 1e6  # any mention beats the fallback of another window
+            else:
+                allowed = features.offsets[w, :, 0] >= 0  # context tokens only
+                s, e, score = best_span(start_logits, end_logits, max_tokens, allowed)
+                a, b = int(features.offsets[w, s, 0]), int(features.offsets[w, e, 1])
             if q not in best or score > best[q][0]:
-                best[q] = (score, int(features.offsets[w, s, 0]), int(features.offsets[w, e, 1]))
+                best[q] = (score, a, b)
     model.train(was_training)
     return [questions[q].context[best[q][1]:best[q][2]] for q in range(len(questions))]
 

@@ -143,3 +143,6 @@ def test_predict_answers_takes_the_best_window(tokenizer):
             return type("Out", (), {"start_logits": start, "end_logits": end})
 
     assert predict_answers(Oracle(), f, qs) == ["Grace Hopper"]
+    # only entity mentions compete: the oracle's span is not one, the mention "Hopper" is
+    qs[0].entities = [("Hopper", "PERSON"), ("word3", "CARDINAL")]
+    assert predict_answers(Oracle(), f, qs, entities_only=True) == ["Hopper"]
