@@ -10,6 +10,11 @@ Five ways, each with a fixed budget, side by side in one run:
     lora      the same encoder frozen, LoRA adapters (peft, rank 8) on attention's query/key/value/output
               and the two feed-forward layers of every block
     scratch   the same architecture from random initialisation, every weight trained
+    distilled the fine-tuned full model (the teacher) distilled into a student 4x smaller: its first two
+              layers and its token embeddings factorised to rank 48 (helpers.distillation.shrink), trained
+              on the teacher's soft targets at temperature 2 (alpha 0.9); beside it ``hard_labels``, the same
+              student trained on the labels only
+    quantized the teacher with int8 weights in every Linear layer (dynamic quantisation)
 
 Every fine-tuned way trains with batch 32, max length 64, batches grouped by length and trimmed
 (``fine_tune(..., group_by_length=True)``), and keeps the epoch with the best validation accuracy.
@@ -21,6 +26,11 @@ course's targets, and writes bench/results/finetuning.json with, per way, ``accu
     python bench/finetuning.py --quick      # 400 sentences and 4 steps per way, under 60 s (writes no file)
     python bench/finetuning.py --threads 1  # when other programs share the cores (OpenMP waits badly)
     python bench/finetuning.py --speed 20   # steps per second: padded, trimmed and length-grouped batches
+    python bench/finetuning.py --ways full,distilled,quantized   # only the smaller-and-faster rows (about
+                                            # 8 minutes), merged into the existing results file
+
+``full``, ``distilled``, ``hard_labels`` and ``quantized`` also carry ``parameters``, ``megabytes`` (the
+saved state dict) and ``ms_per_sentence`` (test split, batches of 32, CPU).
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from helpers.finetuning import (SequenceClassifier, add_lora, classification_met
 # Budgets per way: (epochs, learning rate). Batch 32, max length 64 throughout.
 BUDGETS = {"full": (2, 5e-5), "lora": (3, 1e-3), "scratch": (3, 2e-4)}
 QUICK_BUDGETS = {"full": (1, 5e-5), "lora": (1, 1e-3), "scratch": (1, 2e-4)}
+STUDENT = {"n_layers": 2, "embedding_rank": 48, "temperature": 2.0, "alpha": 0.9, "epochs": 2, "lr": 2e-4}
 LORA = {"r": 8, "alpha": 16, "target_modules": ["query", "key", "value", "attention.output.dense",
                                                 "intermediate.dense", "output.dense"]}
 
@@ -100,7 +111,35 @@ def neural(way: str, splits, tokenizer, budgets, device, max_steps=None) -> dict
     m = evaluate(model, tokenizer, splits["test"])
     return {"accuracy": m["accuracy"], "f1": m["f1"], "trainable_params": count_parameters(model)[0],
             "seconds": time.perf_counter() - start, "best_epoch": history.best_epoch + 1,
-            "val_accuracy": history.val_accuracy}
+            "val_accuracy": history.val_accuracy}, model
+
+
+def smaller_and_faster(teacher, splits, tokenizer, device, quick: bool = False) -> dict:
+    """The teacher's cost, a distilled student, the same student on hard labels, the int8 teacher."""
+    from helpers.distillation import distil, footprint, ms_per_sentence, quantize, shrink
+    from helpers.finetuning import encode, predict, predict_logits
+
+    enc = {name: encode(tokenizer, part.texts, part.labels, 2, 64, split=name) for name, part in splits.items()}
+    test_labels = enc["test"].labels.numpy()
+
+    def row(model, seconds=0.0):
+        model = model.cpu().eval()
+        m = classification_metrics(test_labels, predict(model, enc["test"], device="cpu"))
+        return {"accuracy": m["accuracy"], "f1": m["f1"], **footprint(model), "ms_per_sentence": ms_per_sentence(model, enc["test"], repeats=2),
+                "seconds": seconds}
+
+    out = {"full": row(teacher)}
+    soft = predict_logits(teacher.to(device), enc["train"], device=device).cpu()  # (n, 2), computed once
+    config = dict(STUDENT, epochs=0.1 if quick else STUDENT["epochs"])
+    for name, targets in [("distilled", soft), ("hard_labels", None)]:
+        student = shrink(teacher.cpu(), config["n_layers"], config["embedding_rank"])
+        start = time.perf_counter()
+        distil(student, enc["train"], targets, enc["validation"], temperature=config["temperature"],
+               alpha=config["alpha"], epochs=config["epochs"], lr=config["lr"], device=device)
+        out[name] = row(student, time.perf_counter() - start)
+    start = time.perf_counter()
+    out["quantized"] = row(quantize(teacher), time.perf_counter() - start)
+    return out
 
 
 def speed(splits, tokenizer, device, steps: int = 20) -> dict:
@@ -155,13 +194,22 @@ def check_targets(results: dict) -> dict[str, bool]:
     if {"scratch", "frozen", "lora", "full"} <= set(acc):
         targets["scratch < frozen <= LoRA ~ full"] = (
             acc["scratch"] < acc["frozen"] <= acc["lora"] and abs(acc["lora"] - acc["full"]) <= 0.02)
+    if {"full", "distilled", "hard_labels"} <= set(acc):
+        targets["distilled student >= 4x smaller, within 3 points of the teacher, above hard labels"] = (
+            results["full"]["parameters"] >= 4 * results["distilled"]["parameters"]
+            and acc["distilled"] >= acc["full"] - 0.03 and acc["distilled"] > acc["hard_labels"])
+    if {"full", "quantized"} <= set(acc):
+        targets["int8 model within 1 point of full, and faster"] = (
+            acc["quantized"] >= acc["full"] - 0.01
+            and results["quantized"]["ms_per_sentence"] < results["full"]["ms_per_sentence"])
     return targets
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a small subset, under 60 s")
-    ap.add_argument("--ways", default="tfidf,frozen,full,lora,scratch")
+    ap.add_argument("--ways", default="tfidf,frozen,full,lora,scratch,distilled,quantized",
+                    help="distilled and quantized need full (the teacher)")
     ap.add_argument("--speed", type=int, metavar="STEPS", default=0,
                     help="only time STEPS steps of full fine-tuning with padded, trimmed and length-grouped "
                          "batches, and print steps per second (writes nothing)")
@@ -186,13 +234,22 @@ def main(argv=None) -> int:
         speed(splits, tokenizer, device, args.speed)
         return 0
     budgets = QUICK_BUDGETS if args.quick else BUDGETS
-    results = {}
-    for way in args.ways.split(","):
+    results, models = {}, {}
+    ways = args.ways.split(",")
+    if {"distilled", "quantized"} & set(ways) and "full" not in ways:
+        ap.error("distilled and quantized start from the fine-tuned full model: add full to --ways.")
+    for way in ways:
         print(f"-- {way}", flush=True)
         if way in ("tfidf", "frozen"):
             results[way] = tfidf(splits) if way == "tfidf" else frozen(splits, tokenizer)
-        else:
-            results[way] = neural(way, splits, tokenizer, budgets, device, max_steps=4 if args.quick else None)
+        elif way in ("full", "lora", "scratch"):
+            results[way], models[way] = neural(way, splits, tokenizer, budgets, device,
+                                               max_steps=4 if args.quick else None)
+    if {"distilled", "quantized"} & set(ways):
+        small = smaller_and_faster(models["full"], splits, tokenizer, device, args.quick)
+        results["full"].update({k: v for k, v in small.pop("full").items() if k not in ("seconds", "accuracy", "f1")})
+        for name, r in small.items():
+            results[name] = dict(r, trainable_params=r["parameters"])
 
     floor = results.get("tfidf", {}).get("accuracy")
     for r in results.values():
@@ -204,6 +261,12 @@ def main(argv=None) -> int:
         gap = "" if r["vs_tfidf_points"] is None else f"{r['vs_tfidf_points']:+.1f} points"
         print(f"{way:<9} {r['accuracy']:>9.3f} {r['f1']:>7.3f} {r['trainable_params']:>12,} {r['seconds']:>9.1f}  {gap}")
     targets = {} if args.quick else check_targets(results)  # a quick run is far too small to meet them
+    if "distilled" in results:
+        print(f"\n{'model':<12} {'parameters':>11} {'MB on disk':>11} {'ms/sentence':>12} {'accuracy':>9}")
+        for way in ("full", "distilled", "hard_labels", "quantized"):
+            r = results[way]
+            print(f"{way:<12} {r['parameters']:>11,} {r['megabytes']:>11.1f} {r['ms_per_sentence']:>12.2f} "
+                  f"{r['accuracy']:>9.3f}")
     for name, ok in targets.items():
         print(f"target {'reached' if ok else 'NOT reached'}: {name}")
     if args.quick and args.out is None:
@@ -213,8 +276,14 @@ def main(argv=None) -> int:
     meta = {"quick": args.quick, "device": describe(device), "python": platform.python_version(),
             "torch": torch.__version__, "train_examples": len(splits["train"]),
             "test_examples": len(splits["test"]), "budgets": budgets, "lora": LORA, "batch_size": 32,
-            "max_length": 64, "group_by_length": True, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
-    out.write_text(json.dumps({"meta": meta, **results, "targets": targets}, indent=2))
+            "max_length": 64, "group_by_length": True, "student": STUDENT,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
+    record = {"meta": meta, **results, "targets": targets}
+    if out.exists() and not args.quick and set(ways) != set(ap.get_default("ways").split(",")):
+        previous = json.loads(out.read_text())  # a partial run: keep the other ways' rows
+        record = {**previous, **results, "targets": {**previous.get("targets", {}), **targets},
+                  "meta": {**previous.get("meta", {}), f"meta_{'_'.join(ways)}": meta}}
+    out.write_text(json.dumps(record, indent=2))
     print(f"wrote {out}")
     return 0
 

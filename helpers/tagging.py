@@ -11,6 +11,8 @@
     predict_tags          one tag per word back from the sub-token predictions
     entity_scores         entity-level precision, recall and F1, overall and per type (exact span + type)
     MostFrequentTag       the baseline: each word's most frequent tag in training
+    CRFTagger             the same encoder and head, with a CRF (helpers.crf) on the words' scores:
+                          trained on whole tag sequences, decoded with Viterbi, never an invalid BIO move
 
     labels = label_list(data.ENTITY_TYPES)
     model = token_classifier(labels)                            # MiniLM + a linear layer per sub-token
@@ -30,8 +32,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
+from .crf import CRF
 from .device import autocast, get_device
 from .finetuning import trim_batch
 from .pretraining import IGNORE_INDEX
@@ -182,28 +186,51 @@ def _logits(model, input_ids, attention_mask) -> torch.Tensor:
     return getattr(out, "logits", out)  # (batch, tokens, num_labels)
 
 
+def first_subtokens(word_ids: torch.Tensor) -> torch.Tensor:
+    """(n, tokens) True at the first sub-token of every word (``word_ids`` as in a TaggedBatch)."""
+    first = word_ids >= 0
+    first[:, 1:] &= word_ids[:, 1:] != word_ids[:, :-1]
+    return first
+
+
+def pack_words(scores: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows' kept positions moved to the front, in order: sub-token scores (B, T, L) at each word's
+    first sub-token -> word scores (B, W, L) and a prefix mask (B, W), W the most words in a row."""
+    T = keep.size(1)
+    order = (~keep * T + torch.arange(T, device=keep.device)).argsort(1)  # kept positions first, in order
+    n = keep.sum(1)  # (B,) words per row
+    width = max(int(n.max()), 1)
+    index = order[:, :width]  # (B, W)
+    mask = torch.arange(width, device=keep.device) < n[:, None]  # (B, W)
+    return scores.gather(1, index[..., None].expand(-1, -1, scores.size(-1))), mask
+
+
 @torch.no_grad()
 def predict_tags(model, batch: TaggedBatch, labels: Sequence[str], batch_size: int = 64,
                  device=None) -> list[list[str]]:
-    """One tag per word: the model's most likely label at the word's first sub-token."""
+    """One tag per word: the model's most likely label at the word's first sub-token; for a
+    ``CRFTagger``, the words' most likely tag sequence (Viterbi)."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    first = batch.word_ids >= 0
-    first[:, 1:] &= batch.word_ids[:, 1:] != batch.word_ids[:, :-1]  # (n, tokens) first sub-token of a word
+    first = first_subtokens(batch.word_ids)  # (n, tokens)
     out = []
     for i in range(0, len(batch), batch_size):
         ids, mask = trim_batch(batch.input_ids[i:i + batch_size], batch.attention_mask[i:i + batch_size])
         width = ids.size(1)  # the batch's longest sentence, in sub-tokens
         with autocast(device):
-            pred = _logits(model, ids.to(device), mask.to(device)).argmax(-1).cpu()  # (b, width)
-        for j in range(len(pred)):
-            row = i + j
-            tags = [OUTSIDE] * batch.n_words[row]  # words lost to truncation stay O
-            keep = first[row, :width]
-            for w, p in zip(batch.word_ids[row, :width][keep].tolist(), pred[j][keep].tolist()):
-                tags[w] = labels[p]
-            out.append(tags)
+            logits = _logits(model, ids.to(device), mask.to(device)).float().cpu()  # (b, width, L)
+        keep = first[i:i + batch_size, :width]
+        words, word_mask = pack_words(logits, keep)  # (b, W, L), (b, W)
+        if isinstance(model, CRFTagger):
+            word_mask[:, 0] = True  # a sentence with no word left is decoded on junk, then ignored
+            paths = model.crf.decode(words, word_mask)
+        else:
+            paths = words.argmax(-1).tolist()
+        for j, path in enumerate(paths):
+            n = int(keep[j].sum())
+            tags = [labels[p] for p in path[:n]]
+            out.append(tags + [OUTSIDE] * (batch.n_words[i + j] - n))  # words lost to truncation stay O
     model.train(was_training)
     return out
 
@@ -226,20 +253,63 @@ def token_classifier(labels: Sequence[str], model_dir=None, seed: int = 0):
         id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
 
 
+class CRFTagger(nn.Module):
+    """A token classifier (its linear head scores every label at every sub-token) with a CRF on top:
+    the scores at each word's first sub-token are the CRF's emissions, and the CRF adds the scores of
+    moving from one tag to the next. With ``constrain=True`` the moves BIO forbids (O -> I-X, B-X ->
+    I-Y, I-X at the start) are forbidden, so Viterbi never produces them."""
+
+    def __init__(self, emitter: nn.Module, labels: Sequence[str], constrain: bool = True):
+        super().__init__()
+        self.emitter, self.labels = emitter, list(labels)
+        self.crf = CRF.for_bio(labels) if constrain else CRF(len(labels))
+
+    def forward(self, input_ids, attention_mask):
+        return _logits(self.emitter, input_ids, attention_mask)  # (batch, tokens, num_labels)
+
+
+def crf_tagger(labels: Sequence[str], model_dir=None, seed: int = 0, constrain: bool = True) -> CRFTagger:
+    """``token_classifier`` (the same encoder and head, from the same seed) with a CRF on top."""
+    return CRFTagger(token_classifier(labels, model_dir, seed), labels, constrain)
+
+
 def tagging_loss(model, batch) -> tuple[torch.Tensor, dict]:
-    """Mean cross-entropy over the labelled sub-tokens of a batch (input_ids, attention_mask, labels)."""
+    """The loss of a batch (input_ids, attention_mask, labels): the mean cross-entropy over the labelled
+    sub-tokens, or for a ``CRFTagger`` the CRF's mean negative log-likelihood of each sentence's tags."""
     input_ids, attention_mask, labels = batch
     logits = _logits(model, input_ids, attention_mask).float()  # (B, T, num_labels)
+    if isinstance(model, CRFTagger):
+        keep = labels != IGNORE_INDEX  # (B, T) the first sub-token of every word
+        emissions, mask = pack_words(logits, keep)  # (B, W, L)
+        tags, _ = pack_words(labels[..., None], keep)  # (B, W, 1)
+        return model.crf.loss(emissions, tags[..., 0], mask), {}
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX), {}
+
+
+class _ScaledAdamW(torch.optim.AdamW):
+    """AdamW whose parameter groups may carry an ``lr_scale``: the course's loop sets one learning rate
+    for every group at every step, and the CRF's few scores start at zero and need larger steps."""
+
+    def step(self, closure=None):
+        base = [g["lr"] for g in self.param_groups]
+        for g in self.param_groups:
+            g["lr"] *= g.get("lr_scale", 1.0)
+        try:
+            return super().step(closure)
+        finally:
+            for g, lr in zip(self.param_groups, base):
+                g["lr"] = lr
 
 
 def fine_tune_tagger(model, train: TaggedBatch, validation: TaggedBatch, *, steps: int = 300,
                      batch_size: int = 16, lr: float = 5e-5, weight_decay: float = 0.01,
                      eval_interval: int | None = None, eval_iters: int = 5, seed: int = 0,
-                     max_seconds: float | None = None, device=None, progress: bool = True) -> dict:
+                     max_seconds: float | None = None, crf_lr_scale: float = 100.0, device=None,
+                     progress: bool = True) -> dict:
     """Train a token classifier with the course's loop (``helpers.pretraining.train``): random
     batches, AdamW, warm-up then cosine decay, gradient clipping, train and validation loss every
-    ``eval_interval`` steps. Returns its history (``step``, ``loss``, ``eval_step``, ``train``, ``val``)."""
+    ``eval_interval`` steps. Returns its history (``step``, ``loss``, ``eval_step``, ``train``, ``val``).
+    A ``CRFTagger`` trains on its sequence loss, its CRF scores with ``crf_lr_scale`` times the learning rate."""
     from .pretraining import TrainConfig
     from .pretraining import train as train_loop
 
@@ -259,7 +329,14 @@ def fine_tune_tagger(model, train: TaggedBatch, validation: TaggedBatch, *, step
                       warmup_iters=max(1, steps // 10), weight_decay=weight_decay, beta2=0.999,
                       eval_interval=eval_interval or max(1, steps // 5), eval_iters=eval_iters, seed=seed,
                       max_seconds=max_seconds)
-    return train_loop(model, get_batch, cfg, step_fn=tagging_loss, device=device, progress=progress)
+    crf = list(model.crf.parameters()) if isinstance(model, CRFTagger) else []
+    rest = [p for p in model.parameters() if p.requires_grad and all(p is not q for q in crf)]
+    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0},
+              {"params": crf, "weight_decay": 0.0, "lr_scale": crf_lr_scale}]
+    optimizer = _ScaledAdamW([g for g in groups if g["params"]], lr=lr, betas=(0.9, 0.999))
+    return train_loop(model, get_batch, cfg, step_fn=tagging_loss, device=device, progress=progress,
+                      optimizer=optimizer)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
 from helpers import data
-from helpers.tagging import (MostFrequentTag, align_labels, bio_spans, check_tagged, encode_tagged,
-                             entity_scores, fine_tune_tagger, format_entities, label_list, predict_tags)
+from helpers.crf import invalid_transitions
+from helpers.tagging import (CRFTagger, MostFrequentTag, align_labels, bio_spans, check_tagged, encode_tagged,
+                             entity_scores, fine_tune_tagger, format_entities, label_list, pack_words,
+                             predict_tags)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -84,6 +86,19 @@ def test_entity_scores_match_token_counts_only_when_exact():
     for pred in (["B-PER", "I-PER", "O"], ["O", "B-PER", "I-PER"], ["B-PER", "B-PER", "I-PER"],
                  ["B-ORG", "I-ORG", "I-ORG"]):
         assert entity_scores(gold, [pred])["tp"] == 0, pred
+
+
+def test_entity_scores_match_seqeval():
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    rng = np.random.default_rng(3)
+    tags = ["O", "O", "O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
+    gold = [list(rng.choice(tags, rng.integers(1, 12))) for _ in range(300)]
+    pred = [[t if rng.random() < 0.7 else str(rng.choice(tags)) for t in g] for g in gold]
+    s = entity_scores(gold, pred)
+    assert s["precision"] == pytest.approx(precision_score(gold, pred))
+    assert s["recall"] == pytest.approx(recall_score(gold, pred))
+    assert s["f1"] == pytest.approx(f1_score(gold, pred))
 
 
 # ---- errors ---------------------------------------------------------------------------------------
@@ -206,6 +221,38 @@ def test_a_tiny_tagger_learns_a_planted_rule(tokenizer):
     assert history["val"][-1] < history["val"][0]
     assert after["f1"] >= 0.95 > before
     assert after["per_type"]["ORG"]["f1"] >= 0.95
+
+
+def test_pack_words_moves_first_sub_tokens_to_the_front():
+    scores = torch.arange(2 * 5, dtype=torch.float32).reshape(2, 5, 1)
+    keep = torch.tensor([[False, True, False, True, False], [False, True, True, True, False]])
+    words, mask = pack_words(scores, keep)
+    assert mask.tolist() == [[True, True, False], [True, True, True]]
+    assert words[0, :2, 0].tolist() == [1, 3] and words[1, :, 0].tolist() == [6, 7, 8]
+
+
+def test_a_tiny_crf_tagger_learns_and_never_breaks_bio(tokenizer):
+    labels = label_list(["PER", "ORG"])
+    torch.manual_seed(0)
+    emitter = BertForTokenClassification(BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=64, num_labels=len(labels), hidden_dropout_prob=0.0))
+    model = CRFTagger(emitter, labels)
+    train = encode_tagged(tokenizer, *planted(200, 0), labels)
+    val_words, val_tags = planted(60, 1)
+    val = encode_tagged(tokenizer, val_words, val_tags, labels)
+    with torch.no_grad():  # an untrained head that loves I-PER: greedy decoding breaks BIO, Viterbi cannot
+        emitter.classifier.bias[labels.index("I-PER")] += 5
+    assert invalid_transitions(predict_tags(emitter, val, labels)) > 0
+    assert invalid_transitions(predict_tags(model, val, labels)) == 0
+    history = fine_tune_tagger(model, train, val, steps=100, batch_size=16, lr=3e-3, device="cpu",
+                               progress=False)
+    pred = predict_tags(model, val, labels)
+    assert history["val"][-1] < history["val"][0]
+    assert entity_scores(val_tags, pred)["f1"] >= 0.95 and invalid_transitions(pred) == 0
+    # the CRF learned that I-PER follows B-PER, and O does not
+    t = model.crf.transitions
+    assert t[labels.index("B-PER"), labels.index("I-PER")] > t[labels.index("B-PER"), labels.index("O")]
 
 
 def test_most_frequent_tag_baseline():

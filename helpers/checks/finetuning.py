@@ -116,3 +116,45 @@ def stratified_sample(answer) -> None:
                           "seeded with `seed` (np.random.default_rng(seed)).")
     if not np.array_equal(a, np.sort(np.asarray(answer(three.copy(), 100, 0)))):
         raise CheckFailed("the same seed must give the same sample, so that runs repeat.")
+
+
+@exercise("09.4", "the knowledge-distillation loss")
+def distillation(answer) -> None:
+    """answer(student_logits (B, C), teacher_logits (B, C), labels (B,), temperature, alpha) -> a 0-d tensor."""
+    import torch
+    import torch.nn.functional as F
+
+    from helpers.distillation import distillation_loss
+
+    g = torch.Generator().manual_seed(9)
+    for B, C, T, alpha in [(4, 2, 1.0, 0.5), (8, 2, 2.0, 0.9), (6, 5, 4.0, 0.7), (3, 3, 2.0, 0.0), (5, 4, 3.0, 1.0)]:
+        s, t = torch.randn(B, C, generator=g) * 2, torch.randn(B, C, generator=g) * 3
+        y = torch.randint(C, (B,), generator=g)
+        want = distillation_loss(s, t, y, T, alpha).item()
+        got = answer(s.clone(), t.clone(), y.clone(), T, alpha)
+        got = float(got.detach()) if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+        if not isinstance(got, float):
+            raise CheckFailed(f"Return the loss as one number (a 0-d tensor); got {got!r}.")
+        if abs(got - want) <= 1e-4 * max(1.0, abs(want)):
+            continue
+        p_t = F.softmax(t / T, -1)
+        kl = (p_t * (p_t.log() - F.log_softmax(s / T, -1))).sum(-1).mean().item()
+        ce = F.cross_entropy(s, y).item()
+        reverse = (F.softmax(s / T, -1) * (F.log_softmax(s / T, -1) - p_t.log())).sum(-1).mean().item()
+        guesses = {
+            "the T^2 factor is missing: softening by T shrinks the soft term's gradients by 1/T^2, so multiply "
+            "the KL term by T * T": alpha * kl + (1 - alpha) * ce,
+            "alpha weighs the soft (teacher) term and 1 - alpha the hard (label) term, not the other way round":
+                (1 - alpha) * T * T * kl + alpha * ce,
+            "KL goes from the teacher to the student: sum p_teacher * (log p_teacher - log p_student)":
+                alpha * T * T * reverse + (1 - alpha) * ce,
+            "divide both the student's and the teacher's logits by T before the softmax":
+                alpha * T * T * (F.softmax(t, -1) * (F.log_softmax(t, -1) - F.log_softmax(s, -1))).sum(-1).mean().item()
+                + (1 - alpha) * ce,
+            "the KL is summed over classes and averaged over the batch": alpha * T * T * kl * B + (1 - alpha) * ce,
+        }
+        hint = next((h for h, v in guesses.items() if abs(got - v) <= 1e-4 * max(1.0, abs(v))),
+                    "loss = alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * "
+                    "cross_entropy(student, labels), the KL averaged over the batch.")
+        raise CheckFailed(f"For {B} examples, {C} classes, T = {T}, alpha = {alpha} the loss is {want:.5f}; you "
+                          f"returned {got:.5f}. Hint: {hint}.")

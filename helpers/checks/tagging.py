@@ -136,3 +136,49 @@ def scores(answer) -> None:
                 f"predicted and {s['gold']} gold entities; you returned {tuple(got)}. Count entities, not "
                 f"tokens: a predicted entity is correct only when a gold entity has the same type, start and "
                 f"end. With nothing predicted (or no gold entity) the undefined ratio is 0.")
+
+
+@exercise("10.4", "the forward algorithm: log Z of a CRF")
+def forward_algorithm(answer) -> None:
+    """answer(emissions (T, L), start (L,), transitions (L, L), end (L,)) -> log Z, a 0-d tensor."""
+    import itertools
+
+    import torch
+
+    from helpers.crf import CRF
+
+    g = torch.Generator().manual_seed(4)
+    cases = [(n, L, 1.0) for n, L in [(1, 3), (2, 2), (3, 3), (5, 4), (8, 5)]] + [(6, 4, 300.0)]
+    for n, L, scale in cases:
+        crf = CRF(L)
+        with torch.no_grad():
+            for p in crf.parameters():
+                p.copy_(torch.randn(p.shape, generator=g))
+        emissions = torch.randn(n, L, generator=g) * scale
+        want = crf.log_partition(emissions[None])[0]
+        got = answer(emissions.clone(), crf.start.detach().clone(), crf.transitions.detach().clone(),
+                     crf.end.detach().clone())
+        if not isinstance(got, torch.Tensor):
+            got = torch.tensor(float(got))
+        if got.numel() != 1:
+            raise CheckFailed(f"Return one number, log Z of the sentence; got a tensor of shape {tuple(got.shape)}.")
+        if torch.isclose(got.reshape(()).double(), want.double(), atol=1e-3, rtol=1e-5):
+            continue
+        paths = list(itertools.product(range(L), repeat=n)) if L ** n <= 5000 else []
+        best = max((crf.path_score(emissions[None], torch.tensor([p]))[0].item() for p in paths), default=None)
+        no_ends = CRF(L)
+        with torch.no_grad():
+            no_ends.transitions.copy_(crf.transitions)
+        if not torch.isfinite(got).all():
+            hint = ("Your result is not finite: with large scores exp() overflows. Stay in log space: "
+                    "torch.logsumexp(alpha[:, None] + transitions + emissions[t], dim=0).")
+        elif best is not None and abs(got.item() - best) < 1e-3:
+            hint = "That is the score of the best path (Viterbi, a max); log Z sums over all paths with logsumexp."
+        elif abs(got.item() - (no_ends.log_partition(emissions[None])[0].item())) < 1e-3:
+            hint = "Add start[tag] to the first word's scores and end[tag] before the final logsumexp."
+        else:
+            hint = ("alpha starts as start + emissions[0]; then for each next word t, alpha_new[j] = "
+                    "logsumexp_i(alpha[i] + transitions[i, j]) + emissions[t, j]; finally "
+                    "log Z = logsumexp(alpha + end).")
+        raise CheckFailed(f"For a sentence of {n} words and {L} tags (scores scaled by {scale:g}) log Z is "
+                          f"{want.item():.4f}; you returned {got.reshape(()).item():.4f}. {hint}")

@@ -54,3 +54,25 @@ def stratified_sample_wrong(labels, n, seed):
 
 SOLUTIONS = {"09.1": macro_metrics, "09.2": head_only, "09.3": stratified_sample}
 WRONG = {"09.1": macro_metrics_wrong, "09.2": head_only_wrong, "09.3": stratified_sample_wrong}
+
+
+def distillation_loss(student_logits, teacher_logits, labels, temperature, alpha):
+    import torch.nn.functional as F
+
+    T = temperature
+    p_teacher = F.softmax(teacher_logits / T, dim=-1)
+    kl = (p_teacher * (p_teacher.log() - F.log_softmax(student_logits / T, dim=-1))).sum(-1).mean()
+    return alpha * T * T * kl + (1 - alpha) * F.cross_entropy(student_logits, labels)
+
+
+def distillation_loss_wrong(student_logits, teacher_logits, labels, temperature, alpha):
+    import torch.nn.functional as F
+
+    T = temperature
+    p_teacher = F.softmax(teacher_logits / T, dim=-1)
+    kl = (p_teacher * (p_teacher.log() - F.log_softmax(student_logits / T, dim=-1))).sum(-1).mean()
+    return alpha * kl + (1 - alpha) * F.cross_entropy(student_logits, labels)  # no T^2
+
+
+SOLUTIONS["09.4"] = distillation_loss
+WRONG["09.4"] = distillation_loss_wrong

@@ -1,0 +1,359 @@
+"""Extractive question answering: cloze questions from real text, a span head, windows, SQuAD's scores.
+
+    cloze_questions        questions made the CNN/Daily Mail way from Wikipedia: remove a sentence that
+                           names an entity also named elsewhere in the passage, blank the entity
+    encode_questions       (question, context) pairs -> overlapping windows of tokens with offset maps and
+                           the answer's start and end token in each window (or [CLS] where it is absent)
+    span_model             MiniLM with a span head: a start and an end score per token (transformers)
+    fine_tune_qa           the course's loop (helpers.pretraining.train), cross-entropy on start and end
+    best_span              the best (start, end) of one window: end >= start, at most max_tokens long
+    predict_answers        the best span over all the windows of each question, as text of the context
+    exact_match, token_f1  SQuAD's scores, on normalised text (lower case, no punctuation or articles)
+    most_frequent_entity   the baseline: the passage's most frequent entity of the answer's type
+
+    questions = cloze_questions(n_articles=106)          # {"train": [...], "validation": [...], "test": [...]}
+    features = encode_questions(tokenizer, questions["train"])
+    model = span_model(); fine_tune_qa(model, features, encode_questions(tokenizer, questions["validation"]))
+    answers = predict_answers(model, encode_questions(tokenizer, questions["test"]), questions["test"])
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .device import autocast, get_device
+
+BLANK = "@placeholder"  # the CNN/Daily Mail sets' marker for the removed entity
+CLOZE_TYPES = ("PERSON", "NORP", "ORG", "GPE", "LOC", "DATE", "WORK_OF_ART")
+
+# --------------------------------------------------------------------------------------------
+# Cloze questions from real text
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Question:
+    question: str  # the removed sentence with the entity blanked
+    context: str  # the passage without that sentence
+    answer: str  # the entity's text, found in the context
+    answer_start: int  # character offset of its first occurrence in the context
+    answer_type: str  # spaCy's entity type (PERSON, GPE, ...)
+    entities: list[tuple[str, str]]  # (text, type) of every entity mention in the context: the baseline's
+    doc: int  # the article it came from (the split is by article)
+
+
+def _prose(article: str) -> str:
+    """The running text of a Wikipedia article: paragraphs of 15 words or more, without markup quotes
+    and headings (gensim's filter leaves lists, captions and '''bold''' marks behind)."""
+    lines = [re.sub(r"'{2,}", "", line).strip() for line in article.splitlines()]
+    return " ".join(line for line in lines if len(line.split()) >= 15 and not line.startswith("="))
+
+
+def questions_from_passage(sentences: list[tuple[str, list[tuple[str, str]]]], rng: random.Random,
+                           per_passage: int = 2, types: Sequence[str] = CLOZE_TYPES,
+                           max_question_words: int = 40) -> tuple[list[dict], int]:
+    """Cloze questions from one passage, given as sentences with their entities [(text, type), ...].
+
+    A candidate is an entity of ``types`` in one sentence whose text also occurs in the rest of the
+    passage, in a sentence of at most ``max_question_words`` words. Up to ``per_passage`` candidates
+    (from different sentences, chosen with ``rng``) become questions. Returns the questions and how many candidates were dropped because the answer was not
+    in the context after all (an entity found elsewhere only inside a longer word, say)."""
+    candidates = []
+    for i, (text, ents) in enumerate(sentences):
+        rest = " ".join(t for j, (t, _) in enumerate(sentences) if j != i)
+        for ent, kind in dict.fromkeys(ents):
+            if kind in types and ent in rest and ent in text and len(text.split()) <= max_question_words:
+                candidates.append((i, ent, kind))
+    rng.shuffle(candidates)
+    out, used, dropped = [], set(), 0
+    for i, ent, kind in candidates:
+        if i in used or len(out) >= per_passage:
+            continue
+        context = " ".join(t for j, (t, _) in enumerate(sentences) if j != i)
+        match = re.search(r"(?<!\w)" + re.escape(ent) + r"(?!\w)", context)  # a whole-word occurrence
+        if match is None:
+            dropped += 1
+            continue
+        used.add(i)
+        others = [e for j, (_, es) in enumerate(sentences) if j != i for e in es]
+        out.append({"question": sentences[i][0].replace(ent, BLANK), "context": context, "answer": ent,
+                    "answer_start": match.start(), "answer_type": kind, "entities": others})
+    return out, dropped
+
+
+def cloze_questions(n_articles: int = 106, max_chars: int = 6000, sentences_per_passage: int = 6,
+                    per_passage: int = 2, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+                    progress: bool = True) -> dict[str, list[Question]]:
+    """Cloze questions from the first ``max_chars`` characters of running text of ``n_articles``
+    Wikipedia articles (gensim's excerpt), cut into passages of ``sentences_per_passage`` sentences and
+    labelled by spaCy (sentences and entities; cached on disk). Split by article into train /
+    validation / test (seeded). Prints how many candidate questions were dropped and why."""
+    from . import data
+
+    if len(fractions) != 3:
+        raise ValueError(f"Give three fractions (train, validation, test); got {len(fractions)}.")
+    articles = data.documents("wiki")
+    if not 3 <= n_articles <= len(articles):
+        raise ValueError(f"n_articles={n_articles}: the excerpt has {len(articles)} articles; ask for 3 to "
+                         f"{len(articles)}.")
+    if sentences_per_passage < 2:
+        raise ValueError(f"sentences_per_passage must be at least 2 (one becomes the question), got "
+                         f"{sentences_per_passage}.")
+
+    def label():  # per article: its sentences, each with its entities
+        from tqdm.auto import tqdm
+
+        texts = [_prose(a)[:max_chars] for a in articles[:n_articles]]
+        docs = data.spacy_pipeline().pipe(texts, batch_size=8)
+        return [[(s.text.strip(), [(e.text, e.label_) for e in s.ents]) for s in doc.sents if s.text.strip()]
+                for doc in tqdm(docs, total=len(texts), desc="spaCy labelling", disable=not progress)]
+
+    labelled = data.cached("cloze-wiki", [data.asset_path("wiki"), data.spacy_model_dir()], label,
+                           n_articles=n_articles, max_chars=max_chars)
+    rng = random.Random(seed)
+    made, dropped = [], 0
+    for doc, sentences in enumerate(labelled):
+        for k in range(0, len(sentences) - 1, sentences_per_passage):
+            passage = sentences[k:k + sentences_per_passage]
+            if len(passage) < 2:
+                continue
+            qs, lost = questions_from_passage(passage, rng, per_passage)
+            made += [Question(**q, doc=doc) for q in qs]
+            dropped += lost
+    if progress and dropped:
+        print(f"{dropped} candidate questions dropped: the answer was not a whole word of the context.")
+    parts = data.split_indices(np.zeros(n_articles, dtype=np.int64), fractions, seed)
+    part_of = {int(d): k for k, idx in enumerate(parts) for d in idx}
+    out = {name: [q for q in made if part_of[q.doc] == k] for k, name in enumerate(["train", "validation", "test"])}
+    empty = [name for name, qs in out.items() if not qs]
+    if empty:
+        raise ValueError(f"No question in the {' and '.join(empty)} split of {n_articles} articles: use more "
+                         f"articles (or larger fractions for those splits).")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Windows of tokens, with the answer's position in each
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class QAFeatures:
+    input_ids: torch.Tensor  # (windows, tokens) [CLS] question [SEP] part of the context [SEP] [PAD]...
+    attention_mask: torch.Tensor  # (windows, tokens)
+    token_type_ids: torch.Tensor  # (windows, tokens) 0 for the question, 1 for the context
+    offsets: torch.Tensor  # (windows, tokens, 2) character span of each context token; (-1, -1) elsewhere
+    question_index: torch.Tensor  # (windows,) the question each window belongs to
+    start_positions: torch.Tensor  # (windows,) the answer's first token, 0 ([CLS]) when not in the window
+    end_positions: torch.Tensor  # (windows,) its last token (inclusive)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def encode_questions(tokenizer, questions: Sequence[Question], max_length: int = 192,
+                     stride: int = 64) -> QAFeatures:
+    """Tokenise (question, context) pairs. A context too long for ``max_length`` tokens is cut into
+    overlapping windows (``stride`` tokens shared by neighbours), never truncated: every character of
+    it is in some window. The answer's characters are mapped to token positions with the offset map."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError("encode_questions needs a fast tokenizer: only fast tokenizers give offset maps.")
+    if len(questions) == 0:
+        raise ValueError("No questions to encode.")
+    if not 0 <= stride < max_length // 2 - 3:  # a question may fill half a window; the rest must exceed stride
+        raise ValueError(f"stride must lie in [0, max_length / 2 - 3), got {stride} for max_length {max_length}.")
+    lengths = [len(ids) for ids in tokenizer([q.question for q in questions])["input_ids"]]
+    for i, q in enumerate(questions):
+        if lengths[i] > max_length // 2:
+            raise ValueError(f"question {i} has {lengths[i]} tokens: too long to leave room for its context in "
+                             f"windows of {max_length} tokens. Use shorter questions or a larger max_length.")
+        if q.context[q.answer_start:q.answer_start + len(q.answer)] != q.answer:
+            raise ValueError(f"question {i}: the answer {q.answer!r} is not at character {q.answer_start} of "
+                             f"its context; drop the question or fix answer_start.")
+    enc = tokenizer([q.question for q in questions], [q.context for q in questions], truncation="only_second",
+                    max_length=max_length, stride=stride, return_overflowing_tokens=True,
+                    return_offsets_mapping=True, padding="max_length", return_tensors="pt")
+    which = enc["overflow_to_sample_mapping"]  # (windows,)
+    offsets = enc["offset_mapping"].clone()
+    starts, ends = torch.zeros(len(which), dtype=torch.long), torch.zeros(len(which), dtype=torch.long)
+    for w in range(len(which)):
+        in_context = torch.tensor([s == 1 for s in enc.sequence_ids(w)])
+        offsets[w][~in_context] = -1
+        q = questions[int(which[w])]
+        a, b = q.answer_start, q.answer_start + len(q.answer)  # the answer's characters [a, b)
+        tokens = in_context.nonzero().flatten()
+        first, last = offsets[w, tokens[0], 0], offsets[w, tokens[-1], 1]
+        if first <= a and b <= last:  # the whole answer lies in this window
+            starts[w] = tokens[(offsets[w, tokens, 0] <= a).nonzero().flatten()[-1]]
+            ends[w] = tokens[(offsets[w, tokens, 1] >= b).nonzero().flatten()[0]]
+    return QAFeatures(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], offsets, which,
+                      starts, ends)
+
+
+# --------------------------------------------------------------------------------------------
+# The model, training, and choosing a span
+# --------------------------------------------------------------------------------------------
+
+
+def span_model(model_dir=None, seed: int = 0):
+    """MiniLM (by default) with a fresh span head: ``AutoModelForQuestionAnswering``, a linear layer that
+    gives every token a start score and an end score."""
+    from transformers import AutoModelForQuestionAnswering
+
+    from . import data
+
+    torch.manual_seed(seed)
+    return AutoModelForQuestionAnswering.from_pretrained(model_dir or data.minilm_dir())
+
+
+def span_loss(model, batch) -> tuple[torch.Tensor, dict]:
+    """Mean of the cross-entropies of the start and of the end position over a window's tokens."""
+    input_ids, attention_mask, token_type_ids, starts, ends = batch
+    out = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+    start = F.cross_entropy(out.start_logits.float(), starts)
+    end = F.cross_entropy(out.end_logits.float(), ends)
+    return (start + end) / 2, {"start": start.item(), "end": end.item()}
+
+
+def fine_tune_qa(model, train: QAFeatures, validation: QAFeatures, *, steps: int = 300, batch_size: int = 16,
+                 lr: float = 1e-4, eval_interval: int | None = None, eval_iters: int = 5, seed: int = 0,
+                 device=None, progress: bool = True) -> dict:
+    """The course's loop (``helpers.pretraining.train``) on random batches of windows: AdamW, warm-up,
+    cosine decay, clipping. Windows without the answer learn to point at [CLS]."""
+    from .pretraining import TrainConfig
+    from .pretraining import train as train_loop
+
+    device = torch.device(device) if device is not None else get_device()
+    model.to(device)
+    parts = {"train": train, "val": validation}
+
+    def get_batch(split, generator):
+        part = parts[split]
+        idx = torch.randint(len(part), (batch_size,), generator=generator)
+        width = int(part.attention_mask[idx].sum(1).max())  # trim padding this batch does not need
+        cols = (part.input_ids, part.attention_mask, part.token_type_ids)
+        return tuple(t[idx, :width].to(device) for t in cols) + (part.start_positions[idx].to(device),
+                                                                  part.end_positions[idx].to(device))
+
+    cfg = TrainConfig(max_iters=steps, batch_size=batch_size, learning_rate=lr, min_lr=lr / 10,
+                      warmup_iters=max(1, steps // 10), weight_decay=0.01, beta2=0.999,
+                      eval_interval=eval_interval or max(1, steps // 4), eval_iters=eval_iters, seed=seed)
+    return train_loop(model, get_batch, cfg, step_fn=span_loss, device=device, progress=progress)
+
+
+def best_span(start_logits: torch.Tensor, end_logits: torch.Tensor, max_tokens: int = 15,
+              allowed: torch.Tensor | None = None) -> tuple[int, int, float]:
+    """The (start, end, score) maximising start_logits[start] + end_logits[end] over valid spans:
+    start <= end < start + max_tokens, both where ``allowed`` (by default everywhere)."""
+    T = len(start_logits)
+    scores = start_logits[:, None] + end_logits[None, :]  # (T, T) [start, end]
+    i = torch.arange(T)
+    valid = (i[None, :] >= i[:, None]) & (i[None, :] < i[:, None] + max_tokens)  # end in [start, start+max)
+    if allowed is not None:
+        valid &= allowed[:, None] & allowed[None, :]
+    if not valid.any():
+        raise ValueError("No valid span: no allowed token (is the context empty?).")
+    flat = scores.masked_fill(~valid, float("-inf")).flatten().argmax()
+    start, end = divmod(int(flat), T)
+    return start, end, float(scores[start, end])
+
+
+@torch.no_grad()
+def entity_mentions(question: Question) -> list[tuple[int, int]]:
+    """Character spans [a, b) of the whole-word mentions, in the context, of the entities spaCy found there."""
+    spans = set()
+    for text, _ in question.entities:
+        for m in re.finditer(r"(?<!\w)" + re.escape(text) + r"(?!\w)", question.context):
+            spans.add((m.start(), m.end()))
+    return sorted(spans)
+
+
+def predict_answers(model, features: QAFeatures, questions: Sequence[Question], max_tokens: int = 15,
+                    batch_size: int = 64, device=None, entities_only: bool = False) -> list[str]:
+    """For each question, the best span of its context over all its windows, as text of the context.
+    With ``entities_only``, only the context's entity mentions compete (the way the CNN/Daily Mail readers
+    choose among the entities); a question whose windows hold no whole mention falls back to any span."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    best: dict[int, tuple[float, int, int]] = {}  # question -> (score, first char, end char)
+    for i in range(0, len(features), batch_size):
+        sl = slice(i, i + batch_size)
+        with autocast(device):
+            out = model(input_ids=features.input_ids[sl].to(device), attention_mask=features.attention_mask[sl].to(device),
+                        token_type_ids=features.token_type_ids[sl].to(device))
+        for j in range(len(out.start_logits)):
+            w = i + j
+            start_logits, end_logits = out.start_logits[j].float().cpu(), out.end_logits[j].float().cpu()
+            q = int(features.question_index[w])
+            found = []
+            if entities_only:  # (score, a, b) of each mention whose first and last characters start/end a token
+                first = {a: t for t, (a, _) in enumerate(features.offsets[w].tolist()) if a >= 0}
+                last = {b: t for t, (a, b) in enumerate(features.offsets[w].tolist()) if a >= 0}
+                found = [(float(start_logits[first[a]] + end_logits[last[b]]), a, b)
+                         for a, b in entity_mentions(questions[q]) if a in first and b in last]
+            if found:
+                score, a, b = max(found)
+                score += 1e6  # any mention beats the fallback of another window
+            else:
+                allowed = features.offsets[w, :, 0] >= 0  # context tokens only
+                s, e, score = best_span(start_logits, end_logits, max_tokens, allowed)
+                a, b = int(features.offsets[w, s, 0]), int(features.offsets[w, e, 1])
+            if q not in best or score > best[q][0]:
+                best[q] = (score, a, b)
+    model.train(was_training)
+    return [questions[q].context[best[q][1]:best[q][2]] for q in range(len(questions))]
+
+
+# --------------------------------------------------------------------------------------------
+# Scores (SQuAD's) and the baseline
+# --------------------------------------------------------------------------------------------
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no articles (a, an, the), single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """F1 of the overlap of normalised tokens (each counted as often as it occurs in both)."""
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def qa_scores(predictions: Sequence[str], questions: Sequence[Question]) -> dict:
+    """Exact match and token F1, averaged over questions and given in percent, as SQuAD reports them."""
+    if len(predictions) != len(questions):
+        raise ValueError(f"{len(predictions)} predictions for {len(questions)} questions.")
+    em = [exact_match(p, q.answer) for p, q in zip(predictions, questions)]
+    f1 = [token_f1(p, q.answer) for p, q in zip(predictions, questions)]
+    return {"exact_match": 100 * float(np.mean(em)), "f1": 100 * float(np.mean(f1)), "n": len(questions)}
+
+
+def most_frequent_entity(question: Question) -> str:
+    """The baseline: the entity of the answer's type mentioned most often in the context (the first
+    mentioned on a tie); any entity if none has that type; '' if the context names none."""
+    same = [text for text, kind in question.entities if kind == question.answer_type]
+    pool = same or [text for text, _ in question.entities]
+    return Counter(pool).most_common(1)[0][0] if pool else ""
