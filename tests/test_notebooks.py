@@ -57,14 +57,10 @@ def test_notebook_is_clean_and_parameterised(path):
 # interactive_output build an Output widget. helpers.visualisation.interactive_plot / interactive_text
 # show the same in value widgets (Image, HTML), which nbclient only reads.
 STALLING_WIDGETS = re.compile(r"\b(Output\(|interact\(|interactive\(|interactive_output\(|@interact|\.interact\b)")
-# Notebooks other branches still have to change (widget-changes.md says how); remove once done.
-NOT_YET_CHANGED = {"07_gpt_pretraining.ipynb", "09_fine_tuning_classification.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
-def test_no_output_widgets(path, request):
-    if path.name in NOT_YET_CHANGED:
-        request.applymarker(pytest.mark.xfail(reason="widget-changes.md: not applied yet", strict=False))
+def test_no_output_widgets(path):
     cells = nbformat.read(path, as_version=4).cells
     found = [(i, m.group(0)) for i, c in enumerate(cells) if c.cell_type == "code"
              for m in [STALLING_WIDGETS.search(c.source)] if m]
