@@ -62,7 +62,9 @@ EXPECTED = {
 # must then suggest close matches); any other text box gets " good" appended.
 TEXT = {
     "01_word2vec.ipynb": {"word": "moive", "a": "good", "is to b": "better", "as c": "bad"},
-    "03_contextual_embeddings.ipynb": {"sentence 2": "the bank of the river flooded", "word": "river"},
+    # whole new sentences: appending one word moves a test-mode model's cosine by less than its 3 decimals
+    "03_contextual_embeddings.ipynb": {"sentence 1": "they robbed the bank and took all the money",
+                                       "sentence 2": "the bank of the river flooded", "word": "river"},
     "07_gpt_pretraining.ipynb": {"prompt": "ROMEO:"},
     "09_fine_tuning_classification.ipynb": {"sentence": "a dull, slow and boring film"},
 }
