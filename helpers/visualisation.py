@@ -114,8 +114,10 @@ def label_points(ax, points, labels: Sequence[str], fontsize: int = 8):
     A greedy search over a few offsets (right, left, above, below, then further out) in screen units;
     a label with no free spot keeps the first. ``points``: (n, 2) coordinates in the axes' data units.
     """
+    labels = validate.list_of_str("labels", labels, min_len=0)
     if len(points) != len(labels):
-        raise ValueError(f"{len(points)} points but {len(labels)} labels: give one label per point.")
+        raise validate.ArgumentValueError(f"points: {len(points)} points but {len(labels)} labels; give one label "
+                                          "per point.")
     ax.autoscale_view()  # the data limits the labels are placed in
     renderer = ax.figure.canvas.get_renderer()
     tries = [(dx, dy) for dy in (2, -11, 13, -22, 24, -33) for dx in (4, -4)]
@@ -208,14 +210,13 @@ def interactive_text(show, **controls):
 
     import ipywidgets as widgets
 
+    validate.callable_("show", show)
     if not controls:
-        raise ValueError("give at least one control, e.g. word=widgets.Text(value='good').")
-    if not callable(show):
-        raise TypeError(f"show must be a function of the controls' values, got {type(show).__name__}.")
+        raise validate.ArgumentValueError("give at least one control, e.g. word=widgets.Text(value='good').")
     for name, c in controls.items():
         if not (hasattr(c, "observe") and hasattr(c, "value")):
-            raise TypeError(f"control {name} must be an ipywidgets control (a text box, a slider); "
-                            f"got {type(c).__name__}.")
+            raise validate.ArgumentTypeError(f"control {name} must be an ipywidgets control (a text box, a "
+                                             f"slider); got {type(c).__name__}.")
     text = widgets.HTML()
 
     def rerun(*_):

@@ -191,7 +191,8 @@ def test_masks(q, k, bad, mask):
     m = A.causal_mask(q, k)
     assert m.shape == (q, k) and torch.equal(m, m.tril())
     refuses(lambda: A.causal_mask(bad), "q_tokens")
-    refuses(lambda: A.causal_mask(q, bad), "k_tokens")
+    if bad is not None:  # k_tokens=None is valid: as many keys as queries
+        refuses(lambda: A.causal_mask(q, bad), "k_tokens")
     am = torch.tensor(mask)
     assert A.padding_mask(am).shape == (len(mask), 1, 1, 4)
     refuses(lambda: A.padding_mask(am + 2), "attention_mask")
@@ -276,7 +277,7 @@ def test_heatmaps(tokens, heads, bad_tokens, bad_layer):
     plt.close("all")
 
 
-@covers(VIS, "interactive_plot", "attention_viewer")
+@covers(VIS, "interactive_plot", "attention_viewer", "interactive_text", "label_points")
 @FEW
 @given(tokens=TOKENS, bad=one_bad(draw=st.one_of(st.integers(), st.none()),
                                   figsize=st.one_of(st.just((0, 3)), st.just("big"), st.just((1, 2, 3)))))
@@ -294,6 +295,19 @@ def test_widgets(tokens, bad):
     assert VIS.attention_viewer(tokens, attn) is not None
     refuses(lambda: VIS.attention_viewer(tokens + ["x"], attn), "tokens")
     refuses(lambda: VIS.attention_viewer(" ".join(tokens), attn), "tokens")
+    text = VIS.interactive_text(lambda k: print("k is", k), k=slider)
+    assert "k is 1" in text.text.value
+    refuses(lambda: VIS.interactive_text(None, k=slider), "show")
+    refuses(lambda: VIS.interactive_text(lambda k: None, k=3), "control k")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    points = np.arange(2 * T, dtype=float).reshape(T, 2)
+    VIS.label_points(ax, points, tokens)
+    assert len(ax.texts) == T
+    refuses(lambda: VIS.label_points(ax, points, tokens + ["x"]), "points")
+    refuses(lambda: VIS.label_points(ax, points, " ".join(tokens)), "labels")
+    plt.close(fig)
 
 
 # --- report ------------------------------------------------------------------------------------
