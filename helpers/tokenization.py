@@ -143,8 +143,16 @@ class BPETokenizer:
                 pair_counts[pair] += freqs[i]
                 where[pair].add(i)
 
-        # a max-heap of (-count, pair); entries go stale when a count changes and are skipped on pop
-        heap = [(-c, p) for p, c in pair_counts.items()]
+        # Ties between equally frequent pairs go to the pair that comes first when tokens are ordered as
+        # GPT-2's byte-level BPE (and the tokenizers library) order them: the 256 bytes by their printable
+        # character (bytes_to_unicode), then merged tokens in the order they were made.
+        order = {b: r for r, b in enumerate(sorted(range(256), key=bytes_to_unicode().get))}
+
+        def key(pair):
+            return tuple(order.get(t, t) for t in pair)
+
+        # a max-heap of (-count, tie-break key, pair); entries go stale when a count changes and are skipped
+        heap = [(-c, key(p), p) for p, c in pair_counts.items()]
         heapq.heapify(heap)
         tok = cls()
         n_merges = vocab_size - 256
@@ -154,12 +162,12 @@ class BPETokenizer:
 
             bar = tqdm(total=n_merges, desc="BPE merges")
         for _ in range(n_merges):
-            # the most frequent pair; ties go to the smallest pair of ids, so training is deterministic
-            while heap and pair_counts.get(heap[0][1], 0) != -heap[0][0]:
+            # the most frequent pair, ties broken as GPT-2's BPE does (above)
+            while heap and pair_counts.get(heap[0][2], 0) != -heap[0][0]:
                 heapq.heappop(heap)  # stale
             if not heap or -heap[0][0] < min_frequency:
                 break
-            count, best = heapq.heappop(heap)
+            count, _, best = heapq.heappop(heap)
             new = tok._add_merge(best)
             touched = set()
             for i in list(where.pop(best, ())):
@@ -178,7 +186,7 @@ class BPETokenizer:
             for pair in touched:
                 c = pair_counts[pair]
                 if c > 0:
-                    heapq.heappush(heap, (-c, pair))
+                    heapq.heappush(heap, (-c, key(pair), pair))
                 else:
                     del pair_counts[pair]
             if bar is not None:

@@ -4,6 +4,7 @@ exactly as the `tokenizers` library does; encode_iterable streams the same ids."
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -68,3 +69,27 @@ def test_byte_map_and_bad_specs():
     trained = BPETokenizer.train(["low lower lowest " * 20], vocab_size=270)
     text = "lower  lowest\n\nlow"
     assert list(trained.encode_iterable(text.splitlines(keepends=True))) == trained.encode(text)
+
+
+def test_training_breaks_ties_as_the_tokenizers_library_does():
+    """Equally frequent pairs are merged in GPT-2's byte-level order (bytes by their printable character),
+    so the course's merges are the tokenizers library's BpeTrainer merges, one for one."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from helpers import data
+    from helpers.tokenization import BPETokenizer, bytes_to_unicode
+
+    text = data.shakespeare_text()[:60_000] + " naïve café — 1234 2025 résumé  \t tabs\n\n" * 3
+    n = 200
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.train_from_iterator([text], trainers.BpeTrainer(
+        vocab_size=256 + n, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False, special_tokens=[]))
+    theirs = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
+              for m in json.loads(hf.to_str())["model"]["merges"]]
+    ours = BPETokenizer.train([text], vocab_size=256 + n)
+    b2u = bytes_to_unicode()
+    mine = [tuple("".join(b2u[b] for b in ours.vocab[t]) for t in pair) for pair in ours.merges]
+    assert len(mine) == len(theirs) == n
+    assert mine == theirs

@@ -237,6 +237,9 @@ def _naive_bpe_merges(texts, vocab_size):
 
     counts = Counter(w for t in texts for w in words(t))
     seqs = {w: list(w.encode()) for w in counts}
+    from helpers.tokenization import bytes_to_unicode
+
+    rank = {b: r for r, b in enumerate(sorted(range(256), key=bytes_to_unicode().get))}
     merges = []
     for new in range(256, vocab_size):
         pairs = Counter()
@@ -245,7 +248,8 @@ def _naive_bpe_merges(texts, vocab_size):
                 pairs[p] += counts[w]
         if not pairs:
             break
-        best, c = max(pairs.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))
+        # ties: the pair that comes first in GPT-2's byte order (bytes by their printable character)
+        best, c = max(pairs.items(), key=lambda kv: (kv[1], tuple(-rank.get(t, t) for t in kv[0])))
         if c < 2:
             break
         merges.append(best)
