@@ -229,20 +229,14 @@ def fine_tune_qa(model, train: QAFeatures, validation: QAFeatures, *, steps: int
                  device=None, progress: bool = True) -> dict:
     """The course's loop (``helpers.pretraining.train``) on random batches of windows: AdamW, warm-up,
     cosine decay, clipping. Windows without the answer learn to point at [CLS]."""
-    from .pretraining import TrainConfig
-    from .pretraining import train as train_loop
+    from .training import TrainConfig, random_batches
+    from .training import train as train_loop
 
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
-    parts = {"train": train, "val": validation}
-
-    def get_batch(split, generator):
-        part = parts[split]
-        idx = torch.randint(len(part), (batch_size,), generator=generator)
-        width = int(part.attention_mask[idx].sum(1).max())  # trim padding this batch does not need
-        cols = (part.input_ids, part.attention_mask, part.token_type_ids)
-        return tuple(t[idx, :width].to(device) for t in cols) + (part.start_positions[idx].to(device),
-                                                                  part.end_positions[idx].to(device))
+    get_batch = random_batches({split: (part.input_ids, part.attention_mask, part.token_type_ids,
+                                        part.start_positions, part.end_positions)
+                                for split, part in (("train", train), ("val", validation))}, batch_size, device)
 
     cfg = TrainConfig(max_iters=steps, batch_size=batch_size, learning_rate=lr, min_lr=lr / 10,
                       warmup_iters=max(1, steps // 10), weight_decay=0.01, beta2=0.999,

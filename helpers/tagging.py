@@ -310,20 +310,15 @@ def fine_tune_tagger(model, train: TaggedBatch, validation: TaggedBatch, *, step
     batches, AdamW, warm-up then cosine decay, gradient clipping, train and validation loss every
     ``eval_interval`` steps. Returns its history (``step``, ``loss``, ``eval_step``, ``train``, ``val``).
     A ``CRFTagger`` trains on its sequence loss, its CRF scores with ``crf_lr_scale`` times the learning rate."""
-    from .pretraining import TrainConfig
-    from .pretraining import train as train_loop
+    from .training import TrainConfig, random_batches
+    from .training import train as train_loop
 
     if train.labels is None or validation.labels is None:
         raise ValueError("Both splits need tags: encode them with encode_tagged(tokenizer, words, tags, labels).")
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
-    parts = {"train": train, "val": validation}
-
-    def get_batch(split, generator):
-        part = parts[split]
-        idx = torch.randint(len(part), (batch_size,), generator=generator)
-        width = int(part.attention_mask[idx].sum(1).max())  # trim the padding this batch does not need
-        return tuple(t[idx, :width].to(device) for t in (part.input_ids, part.attention_mask, part.labels))
+    get_batch = random_batches({split: (part.input_ids, part.attention_mask, part.labels)
+                                for split, part in (("train", train), ("val", validation))}, batch_size, device)
 
     cfg = TrainConfig(max_iters=steps, batch_size=batch_size, learning_rate=lr, min_lr=lr / 10,
                       warmup_iters=max(1, steps // 10), weight_decay=weight_decay, beta2=0.999,

@@ -131,6 +131,20 @@ def estimate_loss(model, get_batch, eval_iters: int, seed: int, step_fn=None, de
     return out
 
 
+def random_batches(splits: dict, batch_size: int, device, mask_column: int = 1) -> Callable:
+    """A ``get_batch(split, generator)`` that draws ``batch_size`` random rows of ``splits[split]``, a
+    tuple of tensors (examples along dim 0). 2-D tensors are trimmed to the longest real sequence of the
+    batch, read from the attention mask at ``mask_column``, so no step computes on padding it does not need."""
+
+    def get_batch(split, generator):
+        columns = splits[split]
+        idx = torch.randint(len(columns[0]), (batch_size,), generator=generator)
+        width = int(columns[mask_column][idx].sum(1).max())
+        return tuple((t[idx, :width] if t.dim() == 2 else t[idx]).to(device) for t in columns)
+
+    return get_batch
+
+
 def epoch_batches(batches_for: Callable[[torch.Generator], list], fetch: Callable) -> Callable:
     """A ``get_batch(split, generator)`` that walks through a dataset epoch by epoch: when one epoch's
     batches (index tensors from ``batches_for(generator)``) are used up, the next epoch's are drawn
