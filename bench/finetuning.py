@@ -145,36 +145,35 @@ def smaller_and_faster(teacher, splits, tokenizer, device, quick: bool = False) 
 def speed(splits, tokenizer, device, steps: int = 20) -> dict:
     """Steps per second of full fine-tuning (batch 32, max length 64) with batches padded to the split's
     longest text (the loop before trimming), trimmed to their own longest, and grouped by length then
-    trimmed. The same model, optimizer and step for each; two warm-up steps are not timed."""
+    trimmed. The same model, optimizer and the loop's own steps for each (``training.time_steps``); two
+    warm-up steps are not timed."""
     import torch.nn.functional as F
     from transformers import AutoModel
 
     from helpers.finetuning import encode, length_batches, trim_batch
+    from helpers.training import TrainConfig, epoch_batches, time_steps
 
     tr = encode(tokenizer, splits["train"].texts, splits["train"].labels, 2, 64)
     lengths, out = tr.attention_mask.sum(1), {}
+    cfg = TrainConfig(batch_size=32, learning_rate=5e-5, min_lr=5e-5, warmup_iters=0, grad_clip=0.0)
     for mode in ("padded", "trimmed", "grouped"):
         torch.manual_seed(0)
         model = SequenceClassifier(AutoModel.from_pretrained(data.minilm_dir()), 2).to(device).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=5e-5)
-        batches = length_batches(lengths, 32, torch.Generator().manual_seed(0), group_by_length=mode == "grouped")
-        positions = 0
-        for i, idx in enumerate(batches[:steps + 2]):
-            if i == 2:
-                wall, cpu = time.perf_counter(), time.process_time()
+        order = length_batches(lengths, 32, torch.Generator().manual_seed(0), group_by_length=mode == "grouped")
+
+        def fetch(idx, trim=mode != "padded"):
             ids, mask = tr.input_ids[idx], tr.attention_mask[idx]
-            if mode != "padded":
-                ids, mask = trim_batch(ids, mask)
-            positions += ids.numel() if i >= 2 else 0
-            loss = F.cross_entropy(model(ids.to(device), mask.to(device)), tr.labels[idx].to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        out[mode] = {"steps_per_s": round(steps / wall, 3), "cpu_s_per_step": round(cpu / steps, 3),
-                     "mean_batch_width": round(positions / steps / 32, 1)}
-        print(f"{mode:<8} {steps / wall:5.2f} steps/s, {cpu / steps:5.2f} CPU-s per step, "
-              f"batches {positions / steps / 32:4.1f} tokens wide on average", flush=True)
+            return (*(trim_batch(ids, mask) if trim else (ids, mask)), tr.labels[idx])
+
+        def step(net, batch):
+            return F.cross_entropy(net(batch[0], batch[1]), batch[2]), {}
+
+        cost = time_steps(model, epoch_batches(lambda g: list(order), fetch), cfg, n=steps, warmup=2,
+                          step_fn=step, device=device, optimizer_for=lambda m: torch.optim.AdamW(m.parameters(), lr=5e-5))
+        out[mode] = {"steps_per_s": round(1 / cost["wall_s"], 3), "cpu_s_per_step": round(cost["cpu_s"], 3),
+                     "mean_batch_width": round(cost["tokens"] / 32, 1)}
+        print(f"{mode:<8} {1 / cost['wall_s']:5.2f} steps/s, {cost['cpu_s']:5.2f} CPU-s per step, "
+              f"batches {cost['tokens'] / 32:4.1f} tokens wide on average", flush=True)
     return out
 
 

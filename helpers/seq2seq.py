@@ -375,32 +375,18 @@ def batch_sampler(splits: dict[str, dict], batch_size: int, pad_id: int = 0, dev
 
 
 def seconds_per_step(model: nn.Module, get_batch, cfg, n: int = 20, warmup: int = 3, clock: str = "wall") -> float:
-    """Seconds one training step takes, timed on a copy of the model (so the budget plans the schedule).
+    """Seconds one training step takes (``training.time_steps``: the loop's own steps, on a copy of the
+    model), so that a budget plans the schedule.
 
     clock "wall": on this machine as it is now; "cpu": this process's CPU seconds per thread, i.e. what the
-    step would take on idle cores however busy the machine is now. The first ``warmup`` steps are slower
-    (memory is allocated) and are not counted.
+    step would take on idle cores however busy the machine is now.
     """
-    import copy
-    import time
-
-    from .pretraining import make_optimizer
+    from .training import time_steps
 
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}.")
-    probe = copy.deepcopy(model).train()
-    optimizer = make_optimizer(probe, cfg)
-    g = torch.Generator().manual_seed(cfg.seed)
-    for i in range(warmup + n):
-        if i == warmup:
-            wall, cpu = time.perf_counter(), time.process_time()
-        _, loss = probe(*get_batch("train", g))
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-    if clock == "cpu":
-        return (time.process_time() - cpu) / n / torch.get_num_threads()
-    return (time.perf_counter() - wall) / n
+    cost = time_steps(model, get_batch, cfg, n=n, warmup=warmup)
+    return cost["cpu_s"] / torch.get_num_threads() if clock == "cpu" else cost["wall_s"]
 
 
 @torch.no_grad()

@@ -20,9 +20,10 @@ processes, and only rank 0 prints, draws the bar and writes checkpoints (see hel
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Sequence
 
 import torch
@@ -321,3 +322,27 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
     if best and history["stopped_by"] != "interrupted":
         model.load_state_dict(best, strict=False)  # the best evaluation's weights, not the last
     return history
+
+
+def time_steps(model, get_batch: Callable, cfg: TrainConfig, n: int = 20, warmup: int = 3,
+               step_fn: Callable | None = None, device=None, optimizer_for: Callable | None = None) -> dict:
+    """What one training step of ``train`` costs, measured on a copy of ``model`` (which is left as it
+    is, and so is the global random state): ``warmup`` steps first (memory is allocated, caches warm up),
+    then ``n`` timed ones. -> {"wall_s": wall seconds per step (this machine as it is now), "cpu_s":
+    this process's CPU seconds per step, "tokens": elements of the batch's first tensor per step}.
+    The steps are the loop's own, so a time budget planned from them is what ``train`` will spend.
+    ``optimizer_for(model)`` builds the optimiser (default: the loop's AdamW)."""
+    if not isinstance(n, int) or n < 1 or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"n must be a positive whole number and warmup zero or more, got n={n!r}, warmup={warmup!r}.")
+    probe = copy.deepcopy(model)
+    optimizer = (optimizer_for or (lambda m: make_optimizer(m, cfg)))(probe)
+    quiet = replace(cfg, eval_interval=0, ckpt_interval=0, max_seconds=None, best_metric=None, patience=0,
+                    compile=False)
+    run = dict(step_fn=step_fn, device=device, progress=False, optimizer=optimizer, evaluate=lambda m: {})
+    with torch.random.fork_rng():  # the caller's random numbers stay as they were
+        if warmup:
+            train(probe, get_batch, replace(quiet, max_iters=warmup), **run)
+        cpu = time.process_time()
+        history = train(probe, get_batch, replace(quiet, max_iters=n), **run)
+        cpu = time.process_time() - cpu
+    return {"wall_s": history["seconds"] / n, "cpu_s": cpu / n, "tokens": history["tokens"] / n}

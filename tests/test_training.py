@@ -174,3 +174,19 @@ def test_the_bilm_trains_through_the_loop():
                         hidden=16, device="cpu", progress=False)
     assert len(result.losses) == 2 * 10 and result.losses[-1] < result.losses[0]  # 142 sequences / 16
     assert 1 < result.val_perplexity < 4  # 10 ids; the sentence repeats, so the context tells the word
+
+
+def test_time_steps_measures_the_loops_steps_and_leaves_the_model_and_random_state_alone():
+    from helpers.training import time_steps
+
+    model, get_batch = tiny_gpt()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    cost = time_steps(model, get_batch, TrainConfig(max_iters=1000, eval_interval=7), n=3, warmup=1)
+    assert cost["wall_s"] > 0 and cost["cpu_s"] > 0
+    assert cost["tokens"] == 8 * 16  # one batch of 8 sequences of 16 tokens per step
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), state)
+    with pytest.raises(ValueError, match="n must be"):
+        time_steps(model, get_batch, TrainConfig(), n=0)
