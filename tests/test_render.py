@@ -106,6 +106,7 @@ def test_render_writes_html_and_report(tmp_path):
     assert row["status"] == "ok", row["error"]
     assert row["key_results"] == {"smoke": True, "answer": 42}
     assert row["device"] and row["seconds"] > 0
+    assert row["cpu_seconds"] > 0 and len(row["load"]) == 2  # the kernel's CPU time, how busy the machine was
     assert json.loads((out / "report.json").read_text())["notebooks"][0]["notebook"] == "99_tiny.ipynb"
     assert "| [99_tiny.ipynb](99_tiny.html) | ok |" in (out / "report.md").read_text()
     page = (out / "99_tiny.html").read_text()

@@ -232,7 +232,7 @@ def run_notebook(path: Path, out: Path, smoke: bool, timeout: int | None) -> dic
         os.environ[report.REPORT_ENV] = str(records)  # the kernel inherits both
         os.environ["COURSE_SMOKE"] = "1" if smoke else "0"
         status, error = "ok", ""
-        start = time.perf_counter()
+        start, load_before, cpu_before = time.perf_counter(), os.getloadavg()[0], _children_cpu()
         try:
             pm.execute_notebook(str(path), str(executed), parameters={"SMOKE": smoke}, kernel_name=KERNEL,
                                 cwd=str(path.parent), progress_bar=False, execution_timeout=timeout)
@@ -249,11 +249,21 @@ def run_notebook(path: Path, out: Path, smoke: bool, timeout: int | None) -> dic
                 else:
                     os.environ[key] = value
         seconds = time.perf_counter() - start
+        # The kernel's CPU seconds (it is this process's child, reaped at shutdown) and the load average:
+        # on a busy machine the wall time overstates what a learner waits; the CPU time does not.
+        cpu_seconds, load = _children_cpu() - cpu_before, [round(load_before, 1), round(os.getloadavg()[0], 1)]
         results = report.read(records)
         claims = report.read_claims(records)
     return {"notebook": path.name, "status": status, "seconds": round(seconds, 1),
+            "cpu_seconds": round(cpu_seconds, 1), "load": load,
             "device": str(results.pop("device", "")), "key_results": results, "claims": claims, "error": error,
             "executed": str(executed.relative_to(out)) if executed.exists() else ""}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children: the kernels run so far."""
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def render(paths: list[Path], out: Path, smoke: bool, timeout: int | None = None) -> dict:
@@ -280,7 +290,8 @@ def render(paths: list[Path], out: Path, smoke: bool, timeout: int | None = None
             (out / html_name).write_text(to_html(nb, path.stem, banner), encoding="utf-8")
             row["html"] = html_name
         failed_claims = [c["claim"] for c in row["claims"] if not c["held"]]
-        print(f"  {row['status']} in {row['seconds']:.1f} s on {row['device']}"
+        print(f"  {row['status']} in {row['seconds']:.1f} s (kernel CPU {row['cpu_seconds']:.0f} s, load "
+              f"{row['load'][0]:g}-{row['load'][1]:g}) on {row['device']}"
               + (f": {row['error']}" if row["error"] else "")
               + f"; {len(row['claims']) - len(failed_claims)}/{len(row['claims'])} claims held"
               + (f" (failed: {'; '.join(failed_claims)})" if failed_claims else ""), flush=True)
@@ -308,13 +319,17 @@ def report_markdown(report: dict) -> str:
         "# Rendered course: run report", "",
         f"{report['started_utc']} · {report['mode']} mode (`SMOKE = {report['mode'] == 'smoke'}`) · Python {m['python']}, torch {m['torch']} · "
         f"{m['platform']}, {m['cpus']} CPUs · total {report['total_seconds']:.0f} s", "",
-        "| notebook | status | seconds | device | key results |",
-        "|---|---|---:|---|---|",
+        "Seconds are wall time; kernel CPU seconds and the 1-minute load average (start, end) say how busy the"
+        " machine was: on idle cores with 2 threads the wall time is about the CPU time over the threads used.", "",
+        "| notebook | status | seconds | kernel CPU s | load | device | key results |",
+        "|---|---|---:|---:|---|---|---|",
     ]
     for r in report["notebooks"]:
         name = f"[{r['notebook']}]({r['html']})" if r.get("html") else r["notebook"]
         status = r["status"] + (f" ({r['error']})" if r["error"] else "")
-        cells = [name, status, f"{r['seconds']:.1f}", r["device"], _results_text(r["key_results"])]
+        load = "-".join(f"{x:g}" for x in r.get("load", []))
+        cells = [name, status, f"{r['seconds']:.1f}", f"{r.get('cpu_seconds', 0):.0f}", load, r["device"],
+                 _results_text(r["key_results"])]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     lines += ["", "## Claims checked in this run", "",
               "Each claim a notebook's prose makes about its results, as `helpers.report.claim` recorded it.", "",
