@@ -140,6 +140,13 @@ def test_notebook_has_a_lesson_page_with_graded_exercises(notebook):
     assert not missing, f"{page.name} does not mention the registered exercises {missing}"
     for heading in ("objectives", "prerequisites", "timing", "discussion", "exercises"):
         assert re.search(rf"^#+ .*{heading}", text, re.I | re.M), f"{page.name} has no '{heading}' section"
+    run_time = re.findall(r"^\*\*Run time:\*\* .*$", text, re.M)
+    assert len(run_time) == 1 and RUN_TIME.fullmatch(run_time[0]), (
+        f"{page.name} needs exactly one line like {RUN_TIME_EXAMPLE!r} in its Timing section, got {run_time}")
+
+
+RUN_TIME = re.compile(r"\*\*Run time:\*\* full mode (\?|[\d,.]+) s, test mode (\?|[\d,.]+) s \(.+\)\.")
+RUN_TIME_EXAMPLE = "**Run time:** full mode 412 s, test mode 38 s (rendered/report.md, `make verify`, 2 idle cores)."
 
 
 def test_lesson_pages_belong_to_notebooks():
