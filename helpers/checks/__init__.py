@@ -151,7 +151,7 @@ class _Recorder:
         return "\nIt was called with: " + ", ".join(parts)
 
 
-class _TimeLimit(Exception):
+class _TimeLimit(BaseException):  # not an Exception: neither a learner's `except Exception` nor a check swallows it
     pass
 
 
