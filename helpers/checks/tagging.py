@@ -142,6 +142,8 @@ SCORE_CASES = [
 SCORE_MISTAKES = [
     Mistake("tokens counted, not entities", "Count entities, not tags: a predicted entity is correct only when "
             "a gold entity has the same type, start and end, so half an entity earns nothing."),
+    Mistake("the end not compared", "An entity with the right type and start but the wrong end is a mistake "
+            "(one false positive and one false negative): compare the whole (type, start, end)."),
 ]
 
 
@@ -170,9 +172,23 @@ def scores(answer) -> None:
                       f"predicted and {s['gold']} gold entities; you returned {tuple(got)}.")
             if all(math.isclose(x, w, abs_tol=1e-9) for x, w in zip(got, _token_level(gold, pred))):
                 raise blame("tokens counted, not entities", detail)
+            if all(math.isclose(x, w, abs_tol=1e-9) for x, w in zip(got, _start_level(gold, pred))):
+                raise blame("the end not compared", detail)
             raise CheckFailed(detail + "\nHint: a predicted entity is correct only when a gold entity has the same "
                                        "type, start and end; with nothing predicted (or no gold entity) the "
                                        "undefined ratio is 0.")
+
+
+def _start_level(gold, pred):
+    """Entity scores that match (type, start) only, the mistake of ignoring where an entity ends."""
+    from helpers.tagging import bio_spans
+
+    tp = n_pred = n_gold = 0
+    for g, p in zip(gold, pred):
+        gs, ps = {s[:2] for s in bio_spans(g)}, {s[:2] for s in bio_spans(p)}
+        tp, n_pred, n_gold = tp + len(gs & ps), n_pred + len(ps), n_gold + len(gs)
+    prec, rec = tp / n_pred if n_pred else 0.0, tp / n_gold if n_gold else 0.0
+    return prec, rec, 2 * prec * rec / (prec + rec) if prec + rec else 0.0
 
 
 def _token_level(gold, pred):

@@ -165,6 +165,17 @@ def best_span_no_limit_wrong(start_logits, end_logits, max_tokens):
     return divmod(int(scores.masked_fill(~valid, float("-inf")).flatten().argmax()), T)
 
 
+def entity_prf_start_only_wrong(gold, pred):
+    tp = n_gold = n_pred = 0
+    for g, p in zip(gold, pred):
+        gs, ps = {s[:2] for s in spans(g)}, {s[:2] for s in spans(p)}  # (type, start): the end is not compared
+        tp, n_gold, n_pred = tp + len(gs & ps), n_gold + len(gs), n_pred + len(ps)
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+WRONG["10.3"] = [entity_prf_wrong, entity_prf_start_only_wrong]
 WRONG["10.1"] = [spans_wrong, spans_inclusive_wrong, spans_b_continues_wrong]
 WRONG["10.2"] = [align_wrong, align_specials_wrong]
 WRONG["10.4"] = [log_partition_wrong, log_partition_no_ends_wrong, log_partition_exp_wrong]
