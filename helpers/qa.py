@@ -258,7 +258,7 @@ def best_span(start_logits: torch.Tensor, end_logits: torch.Tensor, max_tokens: 
         raise ValueError("No valid span: no allowed token (is the context empty?).")
     flat = scores.masked_fill(~valid, float("-inf")).flatten().argmax()
     start, end = divmod(int(flat), T)
-    return start, end, float(scores[start, end])
+    return start, end, float(scores[start, end].detach())  # a score, not part of a graph
 
 
 @torch.no_grad()

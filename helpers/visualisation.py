@@ -189,6 +189,9 @@ def _wire(controls: dict, update, output):
 
     for c in controls.values():
         c.observe(update, names="value")
+        style = getattr(c, "style", None)
+        if style is not None and hasattr(style, "description_width") and not style.description_width:
+            style.description_width = "initial"  # the whole label ("temperature", not "temperat…")
     update()
     output.add_class("course-output")
     row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))

@@ -32,6 +32,14 @@ def test_interactive_text_shows_a_returned_string_and_an_error_message():
     assert "Close matches: movie." in shown.text.value and "KeyError" not in shown.text.value
 
 
+def test_controls_show_their_whole_label():
+    long, set_by_hand = widgets.FloatSlider(description="temperature"), widgets.IntSlider(description="k")
+    set_by_hand.style.description_width = "40px"
+    interactive_text(lambda t, k: print(t, k), t=long, k=set_by_hand)
+    assert long.style.description_width == "initial"  # not cut to "temperat…"
+    assert set_by_hand.style.description_width == "40px"  # a width the notebook chose is kept
+
+
 def test_interactive_text_refuses_bad_input():
     with pytest.raises(ValueError, match="at least one control"):
         interactive_text(print)

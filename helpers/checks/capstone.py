@@ -2,7 +2,7 @@
 
 import torch
 
-from . import CheckFailed, exercise, expect_close
+from . import CheckFailed, Mistake, blame, exercise, expect_close
 
 
 def _tiny_config(layers: int = 2):
@@ -27,7 +27,21 @@ def _models(seed: int, pretraining_layers: int = 2):
     return pretrainer, SequenceClassifier(Encoder(_tiny_config()), num_labels=2)
 
 
-@exercise("14.1", "moving a pretrained encoder into a classifier")
+TRANSFER_MISTAKES = [
+    Mistake("names not matched", "The pretraining model names its encoder 'bert.' and the classifier names it "
+            "'encoder.'; load_state_dict(strict=False) silently skips every key whose name does not match, so "
+            "nothing was loaded. Rename the keys."),
+    Mistake("part of the encoder left behind", "Every key under 'bert.' belongs to the encoder, the embeddings "
+            "included."),
+    Mistake("a mismatch loaded silently", "Given the weights of a model with another architecture, your function "
+            "loaded them half-way without an error: raise one when an encoder weight finds no pretrained value."),
+]
+
+
+@exercise("14.1", "moving a pretrained encoder into a classifier", mistakes=TRANSFER_MISTAKES, hint=(
+    "Keep the entries of the pretraining state whose names start with the pretraining model's encoder prefix, "
+    "rename that prefix to the classifier's, and load the result without requiring every key. The keys the "
+    "classifier still misses must be exactly its head's; anything else means the checkpoint does not fit."))
 def transfer(answer) -> None:
     pretrainer, clf = _models(seed=0)
     state = {k: v.clone() for k, v in pretrainer.state_dict().items()}
@@ -35,17 +49,12 @@ def transfer(answer) -> None:
     got = answer(state, clf)
     want_enc = pretrainer.bert.state_dict()
     unchanged = [k for k, v in clf.encoder.state_dict().items() if not torch.equal(v, want_enc[k])]
+    tried = "a tiny pretraining model (2 layers, hidden size 16) and a fresh classifier of the same shape"
     if len(unchanged) == len(want_enc):
-        raise CheckFailed(
-            "none of the classifier's encoder weights changed: nothing was loaded. The pretraining model "
-            "names its encoder 'bert.' (bert.layers.0.attn.c_attn.weight ...) and the classifier names it "
-            "'encoder.' (encoder.layers.0.attn.c_attn.weight ...); load_state_dict(strict=False) silently "
-            "skips every key whose name does not match. Rename the keys: keep those that start with "
-            "'bert.' and replace that prefix with 'encoder.'.")
+        raise blame("names not matched", f"With {tried}, none of the classifier's encoder weights changed.")
     if unchanged:
-        raise CheckFailed(f"{len(unchanged)} of the encoder's {len(want_enc)} weights did not receive their "
-                          f"pretrained value, e.g. encoder.{unchanged[0]}. Every key under 'bert.' belongs to "
-                          "the encoder, the embeddings included.")
+        raise blame("part of the encoder left behind", f"With {tried}, {len(unchanged)} of the encoder's "
+                    f"{len(want_enc)} weights did not receive their pretrained value, e.g. encoder.{unchanged[0]}.")
     for k, v in clf.head.state_dict().items():
         expect_close(v, head[k], f"head.{k}", atol=0,
                      hint="The classification head is new: the pretraining model has no such weights "
@@ -66,11 +75,9 @@ def transfer(answer) -> None:
         raise
     except Exception:
         return  # refused: good
-    raise CheckFailed(
-        "given the state of a pretraining model with 1 layer, your function loaded it into a classifier "
-        f"with 2 layers without an error (it returned {got!r}): layer 1 of the encoder would stay random "
-        "and nobody would know. Raise an error (e.g. ValueError) when an encoder weight of the classifier "
-        "finds no pretrained value.")
+    raise blame("a mismatch loaded silently",
+                "Given the state of a pretraining model with 1 layer, your function loaded it into a classifier "
+                f"with 2 layers without an error (it returned {got!r}): layer 1 of the encoder would stay random.")
 
 
 def _pack_cases():
@@ -80,7 +87,19 @@ def _pack_cases():
     return [(docs, 64), (docs, 8), (docs, 2), ([[5, 6, 7], [8, 9]], 4), ([[5, 6, 7], [8]], 3)]
 
 
-@exercise("14.2", "packing documents into full MLM blocks")
+PACK_MISTAKES = [
+    Mistake("no [SEP] between documents", "Put a [SEP] after every document, so that the model sees where one "
+            "review ends and the next begins."),
+    Mistake("blocks one token too long", "Each block is [CLS] followed by block_size - 1 tokens of the stream, "
+            "block_size in all."),
+    Mistake("the last piece kept", "Only full blocks are kept: drop the last, incomplete piece of the stream "
+            "(padding it would waste compute on [PAD])."),
+]
+
+
+@exercise("14.2", "packing documents into full MLM blocks", mistakes=PACK_MISTAKES, hint=(
+    "Join the documents into one stream, each followed by [SEP]. Cut the stream into consecutive pieces of "
+    "block_size - 1 tokens, drop an incomplete last piece, and put [CLS] in front of each piece."))
 def packing(answer) -> None:
     from helpers.pretraining import pack_documents
 
@@ -91,6 +110,8 @@ def packing(answer) -> None:
         setting = f"{len(docs)} documents of {sum(map(len, docs))} tokens, block_size={block}"
         if not isinstance(got, torch.Tensor):
             raise CheckFailed(f"return a tensor of shape (n_blocks, block_size), got {type(got).__name__}.")
+        if got.dim() == 2 and got.size(1) == block + 1:
+            raise blame("blocks one token too long", f"For {setting} your blocks have shape {tuple(got.shape)}.")
         if got.dim() != 2 or got.size(1) != block:
             raise CheckFailed(f"for {setting}: every block must have block_size = {block} tokens, got shape "
                               f"{tuple(got.shape)}. A block is [CLS] followed by block_size - 1 tokens of the stream.")
@@ -98,9 +119,10 @@ def packing(answer) -> None:
             raise CheckFailed(f"for {setting}: every block must start with [CLS] (id {cls_id}).")
         n_sep_got, n_sep_want = int((got == sep_id).sum()), int((want == sep_id).sum())
         if n_sep_got < n_sep_want:
-            raise CheckFailed(f"for {setting}: your blocks hold {n_sep_got} [SEP] tokens, the reference "
-                              f"{n_sep_want}. Put a [SEP] after every document, so that the model sees where "
-                              "one review ends and the next begins.")
+            raise blame("no [SEP] between documents", f"For {setting}: your blocks hold {n_sep_got} [SEP] tokens, "
+                                                      f"the reference {n_sep_want}.")
+        if got.size(0) == want.size(0) + 1 and torch.equal(got[:-1], want):
+            raise blame("the last piece kept", f"For {setting}: expected {want.size(0)} blocks, got {got.size(0)}.")
         if got.size(0) != want.size(0):
             raise CheckFailed(f"for {setting}: expected {want.size(0)} blocks, got {got.size(0)}. The stream "
                               "(each document followed by [SEP]) is cut into pieces of block_size - 1 tokens; "

@@ -2,17 +2,31 @@
 
 import torch
 
-from . import CheckFailed, exercise
+from . import CheckFailed, Mistake, blame, exercise
 
 
-@exercise("10.5", "the best valid answer span")
+SPAN_MISTAKES = [
+    Mistake("an end before the start", "Only pairs with end >= start are answers. The best start and the best "
+            "end chosen on their own often break this: score every valid PAIR by start_logits[start] + "
+            "end_logits[end] and keep the best."),
+    Mistake("the length limit ignored", "An answer has at most max_tokens tokens: leave longer pairs out."),
+    Mistake("off-by-one length", "A span from start to end (inclusive) has end - start + 1 tokens, so a "
+            "one-token answer has end == start; at most max_tokens are allowed."),
+]
+
+
+@exercise("10.5", "the best valid answer span", mistakes=SPAN_MISTAKES, hint=(
+    "Build the table of scores of every (start, end) pair: the start logit of one position plus the end logit "
+    "of another. Forbid, with minus infinity, every pair that ends before it starts or is longer than "
+    "max_tokens, then take the position of the table's largest entry (the first one in row-major order)."))
 def span_selection(answer) -> None:
     """answer(start_logits (T,), end_logits (T,), max_tokens) -> (start, end), end inclusive."""
     from helpers.qa import best_span
 
     g = torch.Generator().manual_seed(5)
     cases = [(torch.tensor([0.0, 1.0, 5.0, 0.0]), torch.tensor([0.0, 9.0, 0.0, 2.0]), 15),  # best pair ends first
-             (torch.tensor([5.0, 0.0, 1.0, 0.0]), torch.tensor([-5.0, 0.0, 0.0, 9.0]), 2)]  # too long a span
+             (torch.tensor([5.0, 0.0, 1.0, 0.0]), torch.tensor([-5.0, 0.0, 0.0, 9.0]), 2),  # too long a span
+             (torch.tensor([0.0, 5.0, 0.0]), torch.tensor([0.0, 0.0, 9.0]), 1)]  # one token: end == start
     cases += [(torch.randn(n, generator=g), torch.randn(n, generator=g), m) for n, m in
               [(1, 1), (5, 1), (8, 3), (20, 4), (40, 15)] * 4]
     for start, end, max_tokens in cases:
@@ -26,18 +40,16 @@ def span_selection(answer) -> None:
             continue
         s, e = got
         shown = f"start_logits={[round(x, 2) for x in start.tolist()]}, end_logits={[round(x, 2) for x in end.tolist()]}"
+        detail = f"For {shown}, max_tokens={max_tokens}:\n  yours:    {got}\n  expected: {want}"
         if not (0 <= s < len(start) and 0 <= e < len(end)):
-            hint = "Both positions must be indices of the logits."
-        elif e < s:
-            hint = "The span ends before it starts: only pairs with end >= start are answers."
-        elif e - s + 1 > max_tokens:
-            hint = (f"The span is {e - s + 1} tokens long; at most max_tokens = {max_tokens} are allowed "
-                    f"(end - start + 1 <= max_tokens; a one-token answer has end == start).")
-        elif start[s] + end[e] < start[want[0]] + end[want[1]] - 1e-6:
-            hint = ("A better valid pair exists: score every pair start <= end < start + max_tokens by "
-                    "start_logits[start] + end_logits[end] and keep the best (not the best start and the best "
-                    "end on their own).")
-        else:
-            hint = "Your span is valid and as good; return the first best in row-major order (argmax of the flat table)."
-        raise CheckFailed(f"For {shown}, max_tokens={max_tokens} the best valid span is {want}, you returned "
-                          f"{got}. {hint}")
+            raise CheckFailed(detail + "\nBoth positions must be indices of the logits.")
+        if e < s:
+            raise blame("an end before the start", detail)
+        if e - s + 1 == max_tokens + 1:
+            raise blame("off-by-one length", detail + f"\n(your span is {e - s + 1} tokens long)")
+        if e - s + 1 > max_tokens:
+            raise blame("the length limit ignored", detail + f"\n(your span is {e - s + 1} tokens long)")
+        if start[s] + end[e] < start[want[0]] + end[want[1]] - 1e-6:
+            raise CheckFailed(detail + "\nHint: a better valid pair exists: score every pair start <= end < start + "
+                                       "max_tokens and keep the best.")
+        raise CheckFailed(detail + "\nYour span is valid and as good; return the first best in row-major order.")

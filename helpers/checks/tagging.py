@@ -3,7 +3,7 @@
 import math
 import random
 
-from . import CheckFailed, exercise
+from . import CheckFailed, Mistake, blame, exercise
 
 TYPES = ("PER", "ORG")
 TAGS = ("O", "O", "O", "B-PER", "I-PER", "B-ORG", "I-ORG")  # O twice as likely, as in real text
@@ -32,18 +32,31 @@ def _as_spans(got, what: str) -> list[tuple]:
         raise CheckFailed(f"{what}: return a list of (type, start, end) tuples, got {got!r}.") from None
 
 
-def _span_hint(tags, want, got) -> str:
-    if any(g[:2] == s[:2] and g[2] == s[2] - 1 for s in want for g in got):  # an inclusive end
-        return "End is exclusive, like a Python slice: a one-word entity at position 3 is (TYPE, 3, 4)."
+def _span_mistake(tags, want, got) -> str | None:
+    if any(g[:2] == s[:2] and g[2] == s[2] - 1 for s in want for g in got):
+        return "inclusive end"
     if any(tags[s[1]].startswith("I-") for s in want if s not in got):
-        return ("An I- tag starts a new entity when no entity of its type is open before it: after O, at "
-                "the start of the sentence, or after an entity of another type (conlleval's rule).")
+        return "a stray I- dropped"
     if len(got) < len(want):
-        return "B- always starts a new entity, even right after another entity of the same type."
-    return "O ends the open entity, B- ends it and starts another, I- of the same type continues it."
+        return "B- continuing the open entity"
+    return None
 
 
-@exercise("10.1", "entity spans from BIO tags")
+SPAN_MISTAKES = [
+    Mistake("inclusive end", "End is exclusive, like a Python slice: a one-word entity at position 3 is "
+            "(TYPE, 3, 4)."),
+    Mistake("a stray I- dropped", "An I- tag starts a new entity when no entity of its type is open before it: "
+            "after O, at the start of the sentence, or after an entity of another type (conlleval's rule)."),
+    Mistake("B- continuing the open entity", "B- always starts a new entity, even right after another entity of "
+            "the same type."),
+]
+
+
+@exercise("10.1", "entity spans from BIO tags", mistakes=SPAN_MISTAKES, hint=(
+    "Walk through the tags keeping the entity that is open (its type and start). O closes it; B- closes it "
+    "and opens a new one; I- continues it only if it has the same type, else it closes it and opens a new one. "
+    "Closing records (type, start, position) with the end exclusive; do not forget the entity still open at "
+    "the end of the sentence."))
 def spans(answer) -> None:
     from helpers.tagging import bio_spans
 
@@ -51,8 +64,12 @@ def spans(answer) -> None:
         want = bio_spans(tags)
         got = _as_spans(answer(list(tags)), f"For tags {tags}")
         if got != sorted(want):
-            raise CheckFailed(f"For the tags {tags} the entities are {want}, you returned {got}. "
-                              f"{_span_hint(tags, want, got)}")
+            detail = f"For the tags {tags}:\n  yours:    {got}\n  expected: {want}"
+            name = _span_mistake(tags, want, got)
+            if name:
+                raise blame(name, detail)
+            raise CheckFailed(detail + "\nHint: O ends the open entity, B- ends it and starts another, I- of the "
+                                       "same type continues it; an entity may end the sentence.")
 
 
 ALIGN_CASES = [
@@ -67,7 +84,18 @@ ALIGN_CASES = [
 ]
 
 
-@exercise("10.2", "word labels to sub-token labels")
+ALIGN_MISTAKES = [
+    Mistake("every sub-token labelled", "Only the first sub-token of a word carries the word's label; its other "
+            "sub-tokens get -100, so that every word counts once in the loss."),
+    Mistake("special tokens labelled", "Special tokens and padding (word id None) get -100: they are no word and "
+            "carry no loss."),
+]
+
+
+@exercise("10.2", "word labels to sub-token labels", mistakes=ALIGN_MISTAKES, hint=(
+    "Go through word_ids, remembering the previous one. A None gives -100; a word id different from the "
+    "previous one is the start of a word and gets that word's label; a repeat of the previous id is a "
+    "continuation and gets -100."))
 def align(answer) -> None:
     from helpers.tagging import align_labels
 
@@ -90,15 +118,13 @@ def align(answer) -> None:
             raise CheckFailed(f"word_ids has {len(word_ids)} sub-tokens, you returned {len(got)} labels. "
                               "Return one label per sub-token, padding included.")
         j = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
+        detail = (f"For word_labels={word_labels}, word_ids={word_ids}:\n  yours:    {got}\n  expected: {want}\n"
+                  f"(first difference at position {j})")
         if word_ids[j] is None:
-            hint = "Special tokens and padding (word id None) get -100: they are no word and carry no loss."
-        elif want[j] == -100:
-            hint = ("Only the first sub-token of a word carries the word's label; its other sub-tokens get "
-                    "-100, so that every word counts once in the loss.")
-        else:
-            hint = "The first sub-token of word w gets word_labels[w]."
-        raise CheckFailed(f"For word_labels={word_labels}, word_ids={word_ids} the sub-token labels are "
-                          f"{want}, you returned {got} (first difference at position {j}). {hint}")
+            raise blame("special tokens labelled", detail)
+        if want[j] == -100:
+            raise blame("every sub-token labelled", detail)
+        raise CheckFailed(detail + "\nHint: the first sub-token of word w gets word_labels[w].")
 
 
 SCORE_CASES = [
@@ -113,7 +139,18 @@ SCORE_CASES = [
 ]
 
 
-@exercise("10.3", "entity-level precision, recall and F1")
+SCORE_MISTAKES = [
+    Mistake("tokens counted, not entities", "Count entities, not tags: a predicted entity is correct only when "
+            "a gold entity has the same type, start and end, so half an entity earns nothing."),
+    Mistake("the end not compared", "An entity with the right type and start but the wrong end is a mistake "
+            "(one false positive and one false negative): compare the whole (type, start, end)."),
+]
+
+
+@exercise("10.3", "entity-level precision, recall and F1", mistakes=SCORE_MISTAKES, hint=(
+    "Turn the gold tags and the predicted tags of each sentence into sets of (type, start, end) entities "
+    "(exercise 10.1). Correct = the size of their intersection, summed over sentences; precision divides it by "
+    "the number predicted, recall by the number of gold entities, and an undefined ratio counts as 0."))
 def scores(answer) -> None:
     from helpers.tagging import entity_scores
 
@@ -130,15 +167,55 @@ def scores(answer) -> None:
         if not (isinstance(got, (tuple, list)) and len(got) == 3):
             raise CheckFailed(f"Return a tuple (precision, recall, f1), got {got!r}.")
         if not all(isinstance(x, (int, float)) and math.isclose(x, w, abs_tol=1e-9) for x, w in zip(got, want)):
-            raise CheckFailed(
-                f"For gold {gold} and predictions {pred}: expected precision, recall, F1 = "
-                f"({want[0]:.3f}, {want[1]:.3f}, {want[2]:.3f}) from {s['tp']} correct of {s['predicted']} "
-                f"predicted and {s['gold']} gold entities; you returned {tuple(got)}. Count entities, not "
-                f"tokens: a predicted entity is correct only when a gold entity has the same type, start and "
-                f"end. With nothing predicted (or no gold entity) the undefined ratio is 0.")
+            detail = (f"For gold {gold} and predictions {pred}: expected precision, recall, F1 = "
+                      f"({want[0]:.3f}, {want[1]:.3f}, {want[2]:.3f}) from {s['tp']} correct of {s['predicted']} "
+                      f"predicted and {s['gold']} gold entities; you returned {tuple(got)}.")
+            if all(math.isclose(x, w, abs_tol=1e-9) for x, w in zip(got, _token_level(gold, pred))):
+                raise blame("tokens counted, not entities", detail)
+            if all(math.isclose(x, w, abs_tol=1e-9) for x, w in zip(got, _start_level(gold, pred))):
+                raise blame("the end not compared", detail)
+            raise CheckFailed(detail + "\nHint: a predicted entity is correct only when a gold entity has the same "
+                                       "type, start and end; with nothing predicted (or no gold entity) the "
+                                       "undefined ratio is 0.")
 
 
-@exercise("10.4", "the forward algorithm: log Z of a CRF")
+def _start_level(gold, pred):
+    """Entity scores that match (type, start) only, the mistake of ignoring where an entity ends."""
+    from helpers.tagging import bio_spans
+
+    tp = n_pred = n_gold = 0
+    for g, p in zip(gold, pred):
+        gs, ps = {s[:2] for s in bio_spans(g)}, {s[:2] for s in bio_spans(p)}
+        tp, n_pred, n_gold = tp + len(gs & ps), n_pred + len(ps), n_gold + len(gs)
+    prec, rec = tp / n_pred if n_pred else 0.0, tp / n_gold if n_gold else 0.0
+    return prec, rec, 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+
+
+def _token_level(gold, pred):
+    """Precision, recall and F1 counted over non-O tags, the mistake 10.3 teaches to avoid."""
+    pairs = [(g, p) for gs, ps in zip(gold, pred) for g, p in zip(gs, ps)]
+    tp, n_pred, n_gold = (sum(g == p != "O" for g, p in pairs), sum(p != "O" for _, p in pairs),
+                          sum(g != "O" for g, _ in pairs))
+    prec, rec = tp / n_pred if n_pred else 0.0, tp / n_gold if n_gold else 0.0
+    return prec, rec, 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+
+
+FORWARD_MISTAKES = [
+    Mistake("max instead of logsumexp", "That is the score of the best path (Viterbi, a max); log Z adds up "
+            "ALL paths, so combine the previous scores with logsumexp."),
+    Mistake("the start/end transition forgotten", "The first word's scores include start[tag], and the final "
+            "combination adds end[tag] before the last logsumexp."),
+    Mistake("exp overflows", "With large scores exp() overflows to inf: stay in log space (logsumexp) the "
+            "whole way through."),
+]
+
+
+@exercise("10.4", "the forward algorithm: log Z of a CRF", mistakes=FORWARD_MISTAKES, hint=(
+    "Keep alpha, one number per tag: the log of the summed scores of all tag paths for the words so far that "
+    "end in that tag. It starts from the first word's emission plus the start score. Each next word combines, "
+    "for every new tag, all previous tags' alpha plus the transition into the new tag (a logsumexp over the "
+    "previous tag), then adds the new word's emission. At the end add the end scores and take one more "
+    "logsumexp."))
 def forward_algorithm(answer) -> None:
     """answer(emissions (T, L), start (L,), transitions (L, L), end (L,)) -> log Z, a 0-d tensor."""
     import itertools
@@ -169,16 +246,14 @@ def forward_algorithm(answer) -> None:
         no_ends = CRF(L)
         with torch.no_grad():
             no_ends.transitions.copy_(crf.transitions)
+        detail = (f"For a sentence of {n} word{'s' if n > 1 else ''} and {L} tags (random scores scaled by {scale:g}) log Z is "
+                  f"{want.item():.4f}; you returned {got.reshape(()).item():.4f}.")
         if not torch.isfinite(got).all():
-            hint = ("Your result is not finite: with large scores exp() overflows. Stay in log space: "
-                    "torch.logsumexp(alpha[:, None] + transitions + emissions[t], dim=0).")
-        elif best is not None and abs(got.item() - best) < 1e-3:
-            hint = "That is the score of the best path (Viterbi, a max); log Z sums over all paths with logsumexp."
-        elif abs(got.item() - (no_ends.log_partition(emissions[None])[0].item())) < 1e-3:
-            hint = "Add start[tag] to the first word's scores and end[tag] before the final logsumexp."
-        else:
-            hint = ("alpha starts as start + emissions[0]; then for each next word t, alpha_new[j] = "
-                    "logsumexp_i(alpha[i] + transitions[i, j]) + emissions[t, j]; finally "
-                    "log Z = logsumexp(alpha + end).")
-        raise CheckFailed(f"For a sentence of {n} words and {L} tags (scores scaled by {scale:g}) log Z is "
-                          f"{want.item():.4f}; you returned {got.reshape(()).item():.4f}. {hint}")
+            raise blame("exp overflows", detail)
+        if best is not None and abs(got.item() - best) < 1e-3:
+            raise blame("max instead of logsumexp", detail)
+        if abs(got.item() - (no_ends.log_partition(emissions[None])[0].item())) < 1e-3:
+            raise blame("the start/end transition forgotten", detail)
+        raise CheckFailed(detail + "\nHint: alpha starts as start + emissions[0]; each next word takes a logsumexp "
+                                   "over the previous tag of alpha + transitions, then adds its emissions; finally "
+                                   "log Z = logsumexp(alpha + end).")

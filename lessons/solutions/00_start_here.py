@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 00, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 00, and typical wrong answers (the tests use both)."""
 
 import torch
 
@@ -16,3 +16,12 @@ def softmax_wrong(x):
 
 SOLUTIONS = {"00.1": softmax, "00.2": get_device}
 WRONG = {"00.1": softmax_wrong, "00.2": lambda: "cpu"}
+
+
+def device_hard_coded():
+    import torch
+
+    return torch.device("meta")  # a device written by hand, not the course's
+
+
+WRONG["00.2"] = [WRONG["00.2"], device_hard_coded]  # the string "cpu"; a hard-coded device

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 01 (word2vec), and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 01 (word2vec), and typical wrong answers (the tests use both)."""
 
 import numpy as np
 import torch

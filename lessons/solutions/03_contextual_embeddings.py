@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 03 (contextual embeddings), and one wrong answer each."""
+"""Solutions to the exercises of notebook 03 (contextual embeddings), and typical wrong answers."""
 
 import torch
 

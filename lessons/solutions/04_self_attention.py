@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 04, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 04, and typical wrong answers (the tests use both)."""
 
 import math
 
@@ -39,7 +39,8 @@ def sinusoidal_positions(n_positions, n_embd):
 
 
 def sinusoidal_positions_wrong(n_positions, n_embd):
-    return sinusoidal_positions(n_positions, n_embd).flip(-1)  # cos and sin in the wrong slots
+    pe = sinusoidal_positions(n_positions, n_embd)
+    return torch.stack([pe[:, 1::2], pe[:, 0::2]], dim=-1).flatten(-2)  # cos on even dimensions, sin on odd
 
 
 SOLUTIONS = {"04.1": attention, "04.2": split_heads, "04.3": sinusoidal_positions}

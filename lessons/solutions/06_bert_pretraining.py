@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 06, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 06, and typical wrong answers (the tests use both)."""
 
 import random
 
@@ -59,3 +59,34 @@ def nsp_pairs_wrong(documents, n_pairs, seed):
 
 SOLUTIONS = {"06.1": mask_tokens, "06.2": nsp_pairs}
 WRONG = {"06.1": mask_tokens_wrong, "06.2": nsp_pairs_wrong}
+
+
+def mask_tokens_specials_wrong(input_ids, mask_token_id, vocab_size, special_mask, generator):
+    return mask_tokens(input_ids, mask_token_id, vocab_size, torch.zeros_like(special_mask), generator)  # specials too
+
+
+def mask_tokens_all_labels_wrong(input_ids, mask_token_id, vocab_size, special_mask, generator):
+    inputs, _ = mask_tokens(input_ids, mask_token_id, vocab_size, special_mask, generator)
+    return inputs, input_ids.clone()  # every position labelled: the loss also trains on unmasked tokens
+
+
+def nsp_pairs_swapped_wrong(documents, n_pairs, seed):
+    return [(a, b, 1 - label) for a, b, label in nsp_pairs(documents, n_pairs, seed)]  # 1 for IsNext
+
+
+def nsp_pairs_coin_wrong(documents, n_pairs, seed):
+    rng = random.Random(seed)
+    docs = [d for d in documents if len(d) >= 2]
+    pairs = []
+    for _ in range(n_pairs):  # a coin per pair: about half, not exactly
+        d = rng.randrange(len(docs))
+        i = rng.randrange(len(docs[d]) - 1)
+        if rng.random() < 0.5:
+            pairs.append((docs[d][i], docs[d][i + 1], 0))
+        else:
+            pairs.append((docs[d][i], rng.choice(docs[rng.choice([j for j in range(len(docs)) if j != d])]), 1))
+    return pairs
+
+
+WRONG["06.1"] = [mask_tokens_wrong, mask_tokens_specials_wrong, mask_tokens_all_labels_wrong]
+WRONG["06.2"] = [nsp_pairs_wrong, nsp_pairs_swapped_wrong, nsp_pairs_coin_wrong]

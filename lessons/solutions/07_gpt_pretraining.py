@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 07, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 07, and typical wrong answers (the tests use both)."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 09, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 09, and typical wrong answers (the tests use both)."""
 
 import numpy as np
 
@@ -76,3 +76,27 @@ def distillation_loss_wrong(student_logits, teacher_logits, labels, temperature,
 
 SOLUTIONS["09.4"] = distillation_loss
 WRONG["09.4"] = distillation_loss_wrong
+
+
+def head_only_all_frozen_wrong(model):
+    for p in model.parameters():  # the head too: nothing left to learn
+        p.requires_grad_(False)
+    return 0, sum(p.numel() for p in model.parameters())
+
+
+def head_only_tensors_wrong(model):
+    for p in model.encoder.parameters():
+        p.requires_grad_(False)
+    return len([p for p in model.parameters() if p.requires_grad]), len(list(model.parameters()))  # tensors
+
+
+def stratified_sample_random_wrong(labels, n, seed):
+    return np.random.default_rng(seed).choice(len(labels), n, replace=False)  # random, but not per class
+
+
+def stratified_sample_no_seed_wrong(labels, n, seed):
+    return stratified_sample(labels, n, 0)  # the seed is ignored
+
+
+WRONG["09.2"] = [head_only_wrong, head_only_all_frozen_wrong, head_only_tensors_wrong]
+WRONG["09.3"] = [stratified_sample_wrong, stratified_sample_random_wrong, stratified_sample_no_seed_wrong]

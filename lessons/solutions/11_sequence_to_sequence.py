@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 11, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 11, and typical wrong answers (the tests use both)."""
 
 import math
 
@@ -41,3 +41,20 @@ def beam_step_wrong(scores, log_probs, beam_width):
 
 SOLUTIONS = {"11.1": brevity_penalty, "11.2": cross_attention_mask, "11.3": beam_step}
 WRONG = {"11.1": brevity_penalty_wrong, "11.2": cross_attention_mask_wrong, "11.3": beam_step_wrong}
+
+
+def brevity_penalty_zero_wrong(hyp_len, ref_len):
+    return 1.0 if hyp_len >= ref_len else math.exp(1 - ref_len / hyp_len)  # divides by zero for an empty output
+
+
+def cross_attention_mask_padding_wrong(src_mask, tgt_len):
+    batch, src_len = src_mask.shape
+    return __import__("torch").ones(batch, 1, tgt_len, src_len, dtype=bool)  # padding visible
+
+
+def cross_attention_mask_narrow_wrong(src_mask, tgt_len):
+    return src_mask.bool()[:, None, None, :]  # (batch, 1, 1, src_len): one row, not one per target position
+
+
+WRONG["11.1"] = [brevity_penalty_wrong, brevity_penalty_zero_wrong]
+WRONG["11.2"] = [cross_attention_mask_wrong, cross_attention_mask_padding_wrong, cross_attention_mask_narrow_wrong]

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebook 13, and one wrong answer each (the tests use both)."""
+"""Solutions to the exercises of notebook 13, and typical wrong answers (the tests use both)."""
 
 import torch
 
@@ -28,3 +28,20 @@ def all_reduce_mean_wrong(grads):
 
 SOLUTIONS = {"13.1": shard, "13.2": all_reduce_mean}
 WRONG = {"13.1": shard_wrong, "13.2": all_reduce_mean_wrong}
+
+
+def shard_uneven_wrong(batch, rank, world_size):
+    size = len(batch) // world_size  # no check: 12 rows for 5 processes silently drops 2
+    return batch[rank * size:(rank + 1) * size]
+
+
+def all_reduce_mean_in_place_wrong(grads):
+    means = [torch.stack(same).mean(0) for same in zip(*grads)]
+    for ranks in grads:
+        for t, m in zip(ranks, means):
+            t.copy_(m)  # overwrites the inputs
+    return [list(r) for r in grads]
+
+
+WRONG["13.1"] = [shard_wrong, shard_uneven_wrong]
+WRONG["13.2"] = [all_reduce_mean_wrong, all_reduce_mean_in_place_wrong]
