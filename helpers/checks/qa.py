@@ -41,3 +41,39 @@ def span_selection(answer) -> None:
             hint = "Your span is valid and as good; return the first best in row-major order (argmax of the flat table)."
         raise CheckFailed(f"For {shown}, max_tokens={max_tokens} the best valid span is {want}, you returned "
                           f"{got}. {hint}")
+
+
+@exercise("10.6", "average precision of a ranking",
+          hint="Sort the labels by score, best first. Walk down the list keeping a count of the relevant items "
+               "seen; at each relevant one, the precision so far is that count over its rank (1-based). Average "
+               "those precisions over the relevant items only.")
+def average_precision(answer) -> None:
+    """answer(scores (n,), labels (n,) of 0/1) -> the average precision of ranking by score (0 if none relevant)."""
+    import numpy as np
+
+    from helpers.selection import average_precision as reference
+
+    rng = np.random.default_rng(6)
+    cases = [([3.0, 2.0, 1.0], [1, 0, 1]), ([0.1, 0.9, 0.2], [1, 0, 1]), ([5.0, 4.0, 3.0, 2.0], [0, 0, 0, 1]),
+             ([1.0, 2.0], [1, 1]), ([1.0, 2.0, 3.0], [0, 0, 0])]
+    cases += [(rng.permutation(n).astype(float).tolist(), rng.integers(0, 2, n).tolist()) for n in (1, 4, 9, 30) * 3]
+    for scores, labels in cases:
+        want = reference(scores, labels)
+        got = answer(np.array(scores), np.array(labels))
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"Return one number; got {got!r}.") from None
+        if abs(got - want) <= 1e-6:
+            continue
+        ranked = [y for _, y in sorted(zip(scores, labels), key=lambda p: -p[0])]
+        hint = ""
+        if sum(labels) == 0:
+            hint = " With nothing relevant, return 0 (there is no precision to average)."
+        elif abs(got - float(np.mean(np.cumsum(ranked) / np.arange(1, len(ranked) + 1)))) < 1e-6:
+            hint = (" You averaged the precision at every rank; average it only at the ranks of the relevant "
+                    "items.")
+        elif abs(got - reference([-s for s in scores], labels)) < 1e-6:
+            hint = " You ranked the lowest scores first: the highest score is rank 1."
+        raise CheckFailed(f"For scores={scores}, labels={labels} (ranked by score: {ranked}) the average precision "
+                          f"is {want:.4f}; you returned {got:.4f}.{hint}")

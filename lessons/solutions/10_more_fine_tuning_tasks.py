@@ -103,3 +103,24 @@ def best_span_wrong(start_logits, end_logits, max_tokens):
 
 SOLUTIONS["10.5"] = best_span
 WRONG["10.5"] = best_span_wrong
+
+
+def average_precision(scores, labels):
+    import numpy as np
+
+    ranked = np.asarray(labels)[np.argsort(-np.asarray(scores, dtype=float), kind="stable")]  # best first
+    if ranked.sum() == 0:
+        return 0.0
+    precision = np.cumsum(ranked) / np.arange(1, len(ranked) + 1)  # precision of the first k, for every k
+    return float(precision[ranked == 1].mean())  # averaged at the relevant items only
+
+
+def average_precision_wrong(scores, labels):
+    import numpy as np
+
+    ranked = np.asarray(labels)[np.argsort(-np.asarray(scores, dtype=float), kind="stable")]
+    return float((np.cumsum(ranked) / np.arange(1, len(ranked) + 1)).mean())  # averaged at every rank
+
+
+SOLUTIONS["10.6"] = average_precision
+WRONG["10.6"] = average_precision_wrong
