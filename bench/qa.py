@@ -1,19 +1,28 @@
-"""Benchmark: extractive question answering with a span head on MiniLM, against a baseline.
+"""Benchmark: question answering on MiniLM: cloze QA with a span head, and answer-sentence selection.
 
-Cloze questions are built from the Wikipedia excerpt the way the CNN/Daily Mail reading-comprehension
-sets were (``helpers.qa.cloze_questions``): in a passage of six sentences, one sentence that names an
-entity also named elsewhere in the passage becomes the question, the entity blanked; the answer is a span
-of the rest of the passage. The split is by article. all-MiniLM-L6-v2 with a fresh span head is
-fine-tuned with the course's loop on windows of 192 tokens (overlapping by 64 when a passage is longer);
-the answer is the best valid span over a question's windows. Scores are SQuAD's exact match and token F1
-in percent, beside the baseline that answers with the passage's most frequent entity of the answer's type.
+Cloze (``--tasks cloze``): questions are built from the Wikipedia excerpt the way the CNN/Daily Mail
+reading-comprehension sets were (``helpers.qa.cloze_questions``): in a passage of six sentences, one sentence
+that names an entity also named elsewhere in the passage becomes the question, the entity blanked; the answer
+is a span of the rest of the passage. The split is by article. all-MiniLM-L6-v2 with a fresh span head is
+fine-tuned with the course's loop on windows of 192 tokens (overlapping by 64 when a passage is longer); the
+answer is the best valid span over a question's windows. Scores are SQuAD's exact match and token F1 in
+percent, beside the baseline that answers with the passage's most frequent entity of the answer's type.
 
-    python bench/qa.py            # 106 articles, 250 steps (about 8 minutes on 2 idle cores, estimated)
-    python bench/qa.py --quick    # 30 articles, 4 steps (under a minute once spaCy's labels are cached)
+Sentence selection (``--tasks selection``, ``helpers.selection``): ACLSum's human highlights, each aspect
+(challenge, approach, outcome) asked as a question; MiniLM fine-tuned as a cross-encoder on (question,
+"section: sentence") pairs of the 100 training papers ranks each test paper's sentences; mean average
+precision and precision at 3 over the 100 test papers x 3 aspects, beside the lead sentences and TF-IDF
+cosine similarity.
+
+    python bench/qa.py                     # both tasks (cloze: 106 articles, 250 steps; selection: 120 steps)
+    python bench/qa.py --tasks selection   # one task; the other task's committed rows are kept
+    python bench/qa.py --quick             # tiny sizes, under a minute once spaCy's labels are cached
 
 Writes bench/results/qa.json: ``cloze`` with ``exact_match``, ``f1``, ``baseline`` (the same keys),
 ``entities_only`` (the same model choosing among the context's entity mentions, as the CNN/Daily Mail readers
-did), ``questions`` and ``windows`` per split, ``seconds``, and the run's settings.
+did), ``questions`` and ``windows`` per split, ``seconds``; ``sentence_selection`` with ``map``, ``p_at_3``,
+``by_aspect``, ``baselines`` (``lead``, ``tfidf``, the same keys), ``papers``, ``pairs``, ``seconds``; the
+goals and the run's settings.
 """
 
 from __future__ import annotations
@@ -42,8 +51,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--articles", type=int, default=106, help="Wikipedia articles to make questions from")
     parser.add_argument("--steps", type=int, default=250, help="cloze fine-tuning steps (16 windows each)")
     parser.add_argument("--lr", type=float, default=1e-4, help="cloze learning rate")
-    parser.add_argument("--selection-steps", type=int, default=300, help="cross-encoder steps (16 pairs each)")
-    parser.add_argument("--selection-lr", type=float, default=8e-5)
+    parser.add_argument("--selection-steps", type=int, default=120, help="cross-encoder steps (16 pairs each)")
+    parser.add_argument("--selection-lr", type=float, default=1e-4)
     parser.add_argument("--test-papers", type=int, default=100, help="ACLSum test papers ranked (of 100)")
     args, out = _common.parse(parser, argv, "qa", {"articles": 30, "steps": 4, "selection_steps": 4,
                                                     "test_papers": 4})
