@@ -17,18 +17,15 @@ Writes bench/results/tagging.json: ``softmax`` and ``crf``, each with ``entity_f
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
 
+import _common  # noqa: E402
 from helpers import data  # noqa: E402
 from helpers.crf import invalid_transitions  # noqa: E402
 from helpers.device import describe, get_device  # noqa: E402
@@ -37,22 +34,11 @@ from helpers.tagging import (crf_tagger, encode_tagged, entity_scores, fine_tune
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute (writes only to --out)")
+    parser = _common.parser(__doc__)
     parser.add_argument("--docs", type=int, default=800, help="IMDB reviews labelled by spaCy")
     parser.add_argument("--steps", type=int, default=150, help="fine-tuning steps per tagger (16 sentences each)")
     parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--out", default=None, help="where to write the JSON (default bench/results/tagging.json)")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.docs, args.steps = 30, 4
-    if args.quick and args.out is None:
-        parser.error("--quick writes only to the file --out names (never over the committed results).")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out or Path(__file__).parent / "results" / "tagging.json")
+    args, out = _common.parse(parser, argv, "tagging", {"docs": 30, "steps": 4})
     device = get_device()
 
     from transformers import AutoTokenizer
@@ -86,9 +72,7 @@ def main(argv=None) -> dict:
     print("goals:", goals)
     record = dict(results, goals=goals, settings={
         "docs": args.docs, "steps": args.steps, "lr": args.lr, "seed": args.seed, "batch_size": 16,
-        "test_sentences": len(gold), "quick": args.quick, "device": describe(device),
-        "threads": torch.get_num_threads(), "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(), "torch": torch.__version__})
+        "test_sentences": len(gold), "quick": args.quick, **_common.machine(describe(device))})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {out}")

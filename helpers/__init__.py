@@ -19,6 +19,7 @@
     tagging        token classification: BIO tags, sub-token alignment, a tagger, entity metrics
     crf            a linear-chain CRF: forward algorithm, likelihood, Viterbi, BIO constraints
     qa             extractive question answering: cloze questions, windows, span selection, EM/F1
+    selection      answer-sentence selection on ACLSum: a cross-encoder ranks sentences; MAP, P@k
     parallel       the First Folio / modern Shakespeare parallel corpus, aligned and split by play
     seq2seq        an encoder-decoder with cross-attention (and a copy head) for translation
     beam_search    greedy decoding and batched beam search over a step function with a cache

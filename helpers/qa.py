@@ -3,7 +3,8 @@
     cloze_questions        questions made the CNN/Daily Mail way from Wikipedia: remove a sentence that
                            names an entity also named elsewhere in the passage, blank the entity
     encode_questions       (question, context) pairs -> overlapping windows of tokens with offset maps and
-                           the answer's start and end token in each window (or [CLS] where it is absent)
+                           the answer's start and end token in each window (its first mention there, as
+                           answer_mentions finds them; [CLS] where none is)
     span_model             MiniLM with a span head: a start and an end score per token (transformers)
     fine_tune_qa           the course's loop (helpers.pretraining.train), cross-entropy on start and end
     best_span              the best (start, end) of one window: end >= start, at most max_tokens long
@@ -189,14 +190,25 @@ def encode_questions(tokenizer, questions: Sequence[Question], max_length: int =
         in_context = torch.tensor([s == 1 for s in enc.sequence_ids(w)])
         offsets[w][~in_context] = -1
         q = questions[int(which[w])]
-        a, b = q.answer_start, q.answer_start + len(q.answer)  # the answer's characters [a, b)
         tokens = in_context.nonzero().flatten()
         first, last = offsets[w, tokens[0], 0], offsets[w, tokens[-1], 1]
-        if first <= a and b <= last:  # the whole answer lies in this window
+        # the first mention of the answer inside this window: in a cloze passage the entity is named at
+        # least twice, and a window holding only a later mention must not be taught "the answer is not here"
+        inside = [(a, b) for a, b in answer_mentions(q) if first <= a and b <= last]
+        if inside:
+            a, b = inside[0]  # the answer's characters [a, b)
             starts[w] = tokens[(offsets[w, tokens, 0] <= a).nonzero().flatten()[-1]]
             ends[w] = tokens[(offsets[w, tokens, 1] >= b).nonzero().flatten()[0]]
     return QAFeatures(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], offsets, which,
                       starts, ends)
+
+
+def answer_mentions(question: Question) -> list[tuple[int, int]]:
+    """Character spans [a, b) of the answer in the context: ``answer_start`` and every other whole-word
+    occurrence of the answer's text (each is a right answer; exact match and F1 compare text)."""
+    spans = {(m.start(), m.end()) for m in re.finditer(r"(?<!\w)" + re.escape(question.answer) + r"(?!\w)",
+                                                        question.context)}
+    return sorted(spans | {(question.answer_start, question.answer_start + len(question.answer))})
 
 
 # --------------------------------------------------------------------------------------------

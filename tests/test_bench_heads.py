@@ -38,6 +38,11 @@ def test_qa_benchmark(tmp_path):
     assert {"exact_match", "f1", "baseline"} <= set(cloze)
     assert {"exact_match", "f1"} <= set(cloze["baseline"]) and cloze["baseline"]["f1"] > 10
     assert all(n > 0 for n in cloze["questions"].values())
+    selection = json.loads(out.read_text())["sentence_selection"]
+    assert {"map", "p_at_3", "baselines"} <= set(selection)
+    assert set(selection["baselines"]) == {"lead", "tfidf"}
+    for r in (selection, *selection["baselines"].values()):
+        assert 0 <= r["map"] <= 1 and 0 <= r["p_at_3"] <= 1
 
 
 @pytest.mark.slow

@@ -5,11 +5,13 @@ import random
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from helpers import data
-from helpers.qa import (BLANK, Question, best_span, encode_questions, exact_match, most_frequent_entity,
-                        normalize_answer, predict_answers, qa_scores, questions_from_passage, token_f1)
+from helpers.qa import (BLANK, Question, answer_mentions, best_span, encode_questions, exact_match,
+                        most_frequent_entity, normalize_answer, predict_answers, qa_scores, questions_from_passage, token_f1)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +148,36 @@ def test_predict_answers_takes_the_best_window(tokenizer):
     # only entity mentions compete: the oracle's span is not one, the mention "Hopper" is
     qs[0].entities = [("Hopper", "PERSON"), ("word3", "CARDINAL")]
     assert predict_answers(Oracle(), f, qs, entities_only=True) == ["Hopper"]
+
+
+def test_a_window_with_a_later_mention_of_the_answer_points_at_it(tokenizer):
+    """A cloze answer is named at least twice: a window that holds only a later mention is taught that
+    mention, never [CLS] ("not here")."""
+    filler = " ".join(f"word{i}" for i in range(60))
+    context = "Grace Hopper arrived. " + filler + " Later Grace Hopper left."
+    q = make_question(context, "Grace Hopper")
+    assert [context[a:b] for a, b in answer_mentions(q)] == ["Grace Hopper"] * 2
+    f = encode_questions(tokenizer, [q], max_length=48, stride=8)
+    assert len(f) > 2
+    for w in range(len(f)):
+        starts = f.offsets[w, :, 0].tolist()
+        holds = [a for a, _ in answer_mentions(q) if a in starts and a + len("Grace Hopper") in f.offsets[w, :, 1].tolist()]
+        if holds:  # the first mention inside the window
+            a, b = f.offsets[w, f.start_positions[w], 0], f.offsets[w, f.end_positions[w], 1]
+            assert (a, context[a:b]) == (holds[0], "Grace Hopper")
+        else:
+            assert f.start_positions[w] == 0 == f.end_positions[w]
+    last = (f.question_index == 0).nonzero().flatten()[-1]
+    assert f.start_positions[last] > 0  # the last window holds only the second mention
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@given(words=st.lists(st.sampled_from(["Ada", "Adam", "Ada's", "wrote", "and", "Babbage", "xAda"]), min_size=1,
+                      max_size=12))
+def test_answer_mentions_are_whole_words_of_the_answer(words):
+    context = " ".join(words + ["Ada"])
+    q = Question("Who? " + BLANK, context, "Ada", len(context) - 3, "PERSON", [], 0)  # the last word
+    mentions = answer_mentions(q)
+    assert (q.answer_start, q.answer_start + 3) in mentions
+    assert all(context[a:b] == "Ada" for a, b in mentions)
+    assert len(mentions) == sum(w in ("Ada", "Ada's") for w in words) + 1  # "Adam" and "xAda" are other words

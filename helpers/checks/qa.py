@@ -2,7 +2,7 @@
 
 import torch
 
-from . import CheckFailed, Mistake, blame, exercise
+from . import CheckFailed, Mistake, blame, compare, exercise
 
 
 SPAN_MISTAKES = [
@@ -53,3 +53,53 @@ def span_selection(answer) -> None:
             raise CheckFailed(detail + "\nHint: a better valid pair exists: score every pair start <= end < start + "
                                        "max_tokens and keep the best.")
         raise CheckFailed(detail + "\nYour span is valid and as good; return the first best in row-major order.")
+
+
+def _ap_every_rank_wrong(scores, labels):
+    import numpy as np
+
+    ranked = np.asarray(labels)[np.argsort(-np.asarray(scores), kind="stable")]
+    return float(np.mean(np.cumsum(ranked) / np.arange(1, len(ranked) + 1)))  # at every rank, not the relevant ones
+
+
+def _ap_lowest_first_wrong(scores, labels):
+    from helpers.selection import average_precision
+
+    return average_precision([-s for s in scores], labels)  # ranked with the lowest score first
+
+
+AP_MISTAKES = [
+    Mistake("precision averaged at every rank", "Average the precision only at the ranks where a relevant item "
+            "sits, not at every rank of the list.", _ap_every_rank_wrong),
+    Mistake("lowest scores ranked first", "Rank 1 is the highest score: sort by score in decreasing order.",
+            _ap_lowest_first_wrong),
+    Mistake("no relevant item not handled", "With nothing relevant there is no precision to average: return 0."),
+]
+
+
+@exercise("10.6", "average precision of a ranking", mistakes=AP_MISTAKES, hint=(
+    "Sort the labels by score, best first. Walk down the list keeping a count of the relevant items seen; at each "
+    "relevant one, the precision so far is that count over its rank (1-based). Average those precisions over the "
+    "relevant items only."))
+def average_precision(answer) -> None:
+    """answer(scores (n,), labels (n,) of 0/1) -> the average precision of ranking by score (0 if none relevant)."""
+    import numpy as np
+
+    from helpers.selection import average_precision as reference
+
+    rng = np.random.default_rng(6)
+    cases = [([3.0, 2.0, 1.0], [1, 0, 1]), ([0.1, 0.9, 0.2], [1, 0, 1]), ([5.0, 4.0, 3.0, 2.0], [0, 0, 0, 1]),
+             ([1.0, 2.0], [1, 1]), ([1.0, 2.0, 3.0], [0, 0, 0])]
+    cases += [(rng.permutation(n).astype(float).tolist(), rng.integers(0, 2, n).tolist()) for n in (1, 4, 9, 30) * 3]
+    for scores, labels in cases:
+        shown = f"scores={scores}, labels={labels}"
+        if sum(labels) == 0:
+            try:
+                got = float(answer(np.array(scores), np.array(labels)))
+            except ZeroDivisionError:
+                got = float("nan")
+            if got != 0.0:
+                raise blame("no relevant item not handled", f"For {shown}: yours {got}, expected 0.0")
+            continue
+        compare(answer, lambda s, y: float(reference(s, y)), (np.array(scores), np.array(labels)),
+                      what="The average precision", shown=shown, atol=1e-6)

@@ -180,3 +180,28 @@ WRONG["10.1"] = [spans_wrong, spans_inclusive_wrong, spans_b_continues_wrong]
 WRONG["10.2"] = [align_wrong, align_specials_wrong]
 WRONG["10.4"] = [log_partition_wrong, log_partition_no_ends_wrong, log_partition_exp_wrong]
 WRONG["10.5"] = [best_span_wrong, best_span_too_long_wrong, best_span_no_limit_wrong]
+def average_precision(scores, labels):
+    import numpy as np
+
+    ranked = np.asarray(labels)[np.argsort(-np.asarray(scores, dtype=float), kind="stable")]  # best first
+    if ranked.sum() == 0:
+        return 0.0
+    precision = np.cumsum(ranked) / np.arange(1, len(ranked) + 1)  # precision of the first k, for every k
+    return float(precision[ranked == 1].mean())  # averaged at the relevant items only
+
+
+def average_precision_wrong(scores, labels):
+    import numpy as np
+
+    ranked = np.asarray(labels)[np.argsort(-np.asarray(scores, dtype=float), kind="stable")]
+    return float((np.cumsum(ranked) / np.arange(1, len(ranked) + 1)).mean())  # averaged at every rank
+
+
+SOLUTIONS["10.6"] = average_precision
+
+
+def average_precision_lowest_first_wrong(scores, labels):
+    return average_precision([-float(s) for s in scores], labels)  # the lowest score ranked first
+
+
+WRONG["10.6"] = [average_precision_wrong, average_precision_lowest_first_wrong]
