@@ -154,6 +154,8 @@ def summarisation(args, save=lambda part: None) -> dict:
     train_papers = S.aclsum_papers("train")
     if args.quick:
         papers, train_papers = papers[:args.quick_papers], train_papers[:8]
+    elif args.test_papers:  # a busy machine: the first N test papers only (the file says how many)
+        papers = papers[:args.test_papers]
     refs = [p["summary"][aspect] for p in papers]
     val_refs = [p["summary"][aspect] for p in val]
     lead = {k: S.rouge_scores([S.lead_k(p, k) for p in val], val_refs)["rouge_l"] for k in (1, 2, 3, 4)}
@@ -226,6 +228,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--lora-lr", type=float, default=2e-3)
     ap.add_argument("--lora-top-layers", type=int, default=8, help="adapters in the last this many layers only")
     ap.add_argument("--no-llm", action="store_true", help="summarisation baselines only (no SmolLM2)")
+    ap.add_argument("--test-papers", type=int, default=None, help="summarise only the first N test papers")
     ap.add_argument("--quick-papers", type=int, default=3, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None, help=f"where to write the JSON (default {RESULTS})")
     args = ap.parse_args(argv)
