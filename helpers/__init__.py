@@ -21,6 +21,7 @@
     qa             extractive question answering: cloze questions, windows, span selection, EM/F1
     parallel       the First Folio / modern Shakespeare parallel corpus, aligned and split by play
     seq2seq        an encoder-decoder with cross-attention (and a copy head) for translation
+    seq2seq_data   its character tokenizer and padded (source, target) batches for the training loop
     beam_search    greedy decoding and batched beam search over a step function with a cache
     metrics        BLEU, chrF and ROUGE written out (matching sacrebleu and rouge-score)
     summarisation  ACLSum papers: lead-k and oracle baselines, SmolLM2 zero-shot and LoRA-tuned summaries
