@@ -242,11 +242,14 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
+    this_run: dict = {}
+
     def write(task: str, figures: dict) -> dict:
         """Put one task's figures in the file, keeping the other task's (read now: a run of the other
         task may have finished meanwhile)."""
         old = json.loads(out_path.read_text()) if out_path.exists() and not args.quick else {}
-        result = {"translation": old.get("translation"), "summarisation": old.get("summarisation"), task: figures}
+        this_run[task] = figures
+        result = {"translation": old.get("translation"), "summarisation": old.get("summarisation"), **this_run}
         result["machine"] = {**old.get("machine", {}), task: {
             "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
             "load_average_before": load_before, "load_average_after": os.getloadavg()[0]}}
