@@ -22,8 +22,10 @@
     selection      answer-sentence selection on ACLSum: a cross-encoder ranks sentences; MAP, P@k
     parallel       the First Folio / modern Shakespeare parallel corpus, aligned and split by play
     seq2seq        an encoder-decoder with cross-attention (and a copy head) for translation
+    seq2seq_data   its character tokenizer and padded (source, target) batches for the training loop
     beam_search    greedy decoding and batched beam search over a step function with a cache
     metrics        BLEU, chrF and ROUGE written out (matching sacrebleu and rouge-score)
+    summarisation  ACLSum papers: lead-k and oracle baselines, SmolLM2 zero-shot and LoRA-tuned summaries
     visualisation  attention heatmaps and widgets (matplotlib and ipywidgets, no CDN)
     report         key results and claims a notebook records for the rendered course
     checks/        graded exercises: ``check("NN.k", your_function)``

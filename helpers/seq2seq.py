@@ -1,6 +1,6 @@
 """An encoder-decoder transformer ("Attention is all you need"), in the course's own blocks.
 
-    CharTokenizer       characters <-> ids with <pad>, <bos>, <eos>, <unk>; pads a batch, makes its mask
+    CharTokenizer       (helpers.seq2seq_data, re-exported) characters <-> ids, padded batches and masks
     Seq2SeqConfig       the sizes, one comment per key
     Seq2Seq             encoder: the course's pre-norm ``Block`` seeing the whole (padded) source;
                         decoder: ``DecoderBlock`` = causal self-attention (with a KV cache) ->
@@ -8,8 +8,9 @@
                         optionally (on by default) a copy head, a pointer-generator (See et al. 2017):
                         one more attention over the source whose weights may be used as the output
                         distribution, mixed with the vocabulary's by a learned gate
-    pairs_to_batches    (source, target) pairs as padded id tensors; ``batch_sampler`` makes the
-                        ``get_batch(split, generator)`` of the course's one training loop
+    pairs_to_batches    (helpers.seq2seq_data, re-exported) (source, target) pairs as padded ids;
+                        ``batch_sampler`` makes the ``get_batch(split, generator)`` of the one training loop
+    seconds_per_step    what one training step costs, so a time budget can plan the schedule
     translate           greedy or beam search (``helpers.beam_search``) over batches of sentences
     cross_attention_map what a decoder layer's cross-attention (or the copy head) looked at, for a plot
 
@@ -29,7 +30,6 @@ attention over short lines easily affords.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -40,58 +40,8 @@ import torch.nn.functional as F
 from .attention import attention, merge_heads, sinusoidal_positions, split_heads
 from .beam_search import beam_search, check_beam, greedy_decode, map_tensors
 from .pretraining import IGNORE_INDEX
+from .seq2seq_data import SPECIALS, CharTokenizer, batch_sampler, pairs_to_batches  # noqa: F401 (re-exported)
 from .transformer import MLP, Block
-
-# --------------------------------------------------------------------------------------------
-# Characters
-# --------------------------------------------------------------------------------------------
-
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
-
-
-class CharTokenizer:
-    """One id per character seen in ``texts`` (sorted), after the four special tokens."""
-
-    def __init__(self, texts: Sequence[str]):
-        chars = sorted(set("".join(texts)))
-        if not chars:
-            raise ValueError("CharTokenizer needs some text to collect characters from; got none.")
-        self.itos = list(SPECIALS) + chars
-        self.stoi = {c: i for i, c in enumerate(self.itos)}
-        self.pad_id, self.bos_id, self.eos_id, self.unk_id = range(4)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __repr__(self) -> str:
-        return f"CharTokenizer({len(self)} ids: 4 special + {len(self) - 4} characters)"
-
-    def encode(self, text: str, bos: bool = False, eos: bool = True) -> list[int]:
-        ids = [self.stoi.get(c, self.unk_id) for c in text]
-        return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
-
-    def decode(self, ids) -> str:
-        ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
-        return "".join(self.itos[i] for i in ids if i >= len(SPECIALS))
-
-    def batch(self, texts: Sequence[str], max_len: int | None = None, bos: bool = False, eos: bool = True,
-              crop: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded ids (batch, longest) and 0/1 mask; a text over ``max_len`` ids is an error, or cropped."""
-        rows = [self.encode(t, bos, eos) for t in texts]
-        too_long = [i for i, r in enumerate(rows) if max_len is not None and len(r) > max_len]
-        if too_long and not crop:
-            raise ValueError(f"{len(too_long)} text(s) are longer than the model's context of {max_len} ids "
-                             f"(the first, #{too_long[0]}, has {len(rows[too_long[0]])}); shorten them or pass "
-                             f"crop=True to cut them (with a warning).")
-        if too_long:
-            warnings.warn(f"{len(too_long)} source text(s) cropped to the model's context of {max_len} ids.")
-            rows = [r[:max_len - 1] + r[-1:] if eos else r[:max_len] for r in rows]
-        longest = max((len(r) for r in rows), default=1)
-        ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-        return ids, (ids != self.pad_id).long()
-
 
 # --------------------------------------------------------------------------------------------
 # The model
@@ -326,52 +276,8 @@ class Seq2Seq(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# Data for the training loop, and translation
+# Timing the training loop, and translation
 # --------------------------------------------------------------------------------------------
-
-
-def pairs_to_batches(tok: CharTokenizer, pairs: Sequence[tuple[str, str]], max_len: int) -> dict:
-    """Encode (source, target) pairs once: src (n, S), tgt (n, T+1) = <bos> y <eos>, padded; pairs whose
-    source or target exceeds ``max_len`` ids are dropped (and counted)."""
-    if len(pairs) == 0:
-        raise ValueError("no pairs to encode: the list is empty.")
-    keep = [(s, t) for s, t in pairs if len(s) + 1 <= max_len and len(t) + 1 <= max_len]
-    src, _ = tok.batch([s for s, _ in keep])
-    tgt, _ = tok.batch([t for _, t in keep], bos=True, eos=True)
-    return {"src": src, "tgt": tgt, "dropped": len(pairs) - len(keep)}
-
-
-def batch_sampler(splits: dict[str, dict], batch_size: int, pad_id: int = 0, device="cpu",
-                  by_length: bool = True):
-    """get_batch(split, generator) -> (src, src_mask, tgt_in, tgt_out), trimmed to their longest member;
-    tgt_out is tgt_in shifted one left, pads replaced by IGNORE_INDEX.
-
-    by_length: a batch is ``batch_size`` neighbours in the list sorted by source length, from a random
-    place, so a batch holds lines of about one length and little of it is padding (twice as fast on
-    these lines); False: pairs drawn at random.
-    """
-    order = {}
-    for name, d in splits.items():
-        lengths = (d["src"] != pad_id).sum(1)
-        if len(lengths) < batch_size:
-            raise ValueError(f"the {name!r} split has {len(lengths)} pairs, fewer than batch_size {batch_size}.")
-        shuffled = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0))
-        order[name] = shuffled[torch.argsort(lengths[shuffled], stable=True)]  # by length, ties in random order
-
-    def get_batch(split, generator):
-        d = splits[split]
-        if by_length:
-            start = int(torch.randint(len(order[split]) - batch_size + 1, (1,), generator=generator))
-            idx = order[split][start:start + batch_size]
-        else:
-            idx = torch.randint(len(d["src"]), (batch_size,), generator=generator)
-        src, tgt = d["src"][idx], d["tgt"][idx]
-        src = src[:, :int((src != pad_id).sum(1).max())]  # trim the common padding
-        tgt = tgt[:, :int((tgt != pad_id).sum(1).max())]
-        tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:].masked_fill(tgt[:, 1:] == pad_id, IGNORE_INDEX)
-        return tuple(t.to(device) for t in (src, (src != pad_id).long(), tgt_in, tgt_out))
-
-    return get_batch
 
 
 def seconds_per_step(model: nn.Module, get_batch, cfg, n: int = 20, warmup: int = 3, clock: str = "wall") -> float:

@@ -50,3 +50,19 @@ def test_finetuning_benchmark_probes_write_their_figures(tmp_path):
         assert 0.4 < result[way]["accuracy"] <= 1
     assert result["frozen"]["trainable_params"] == 384 * 2 + 2  # the head of a SequenceClassifier on MiniLM
     assert result["targets"] == {}  # a quick run is never judged against the targets
+
+
+def test_seq2seq_benchmark_writes_both_tasks_and_reuses_its_checkpoint(tmp_path):
+    out, ckpt = tmp_path / "seq2seq.json", tmp_path / "s2s.safetensors"
+    bench = load("seq2seq")
+    bench.main(["--quick", "--task", "all", "--checkpoint", str(ckpt), "--out", str(out)])
+    result = json.loads(out.read_text())
+    tr, sm = result["translation"], result["summarisation"]
+    assert {"copy_bleu", "copy_chrf", "bleu", "chrf", "beam_bleu", "train_seconds", "sentences_per_s",
+            "length_penalty", "beam_tuning"} <= set(tr)
+    assert {"lead_rouge_l", "oracle_rouge_l", "zero_shot_rouge_l", "lora_rouge_l"} <= set(sm)
+    assert sm["oracle_rouge_l"] >= sm["lead_rouge_l"] and sm["lora_rouge_l"] is not None
+    assert ckpt.exists() and "goals" not in result  # a quick run is never judged
+    again = bench.main(["--quick", "--task", "translation", "--checkpoint", str(ckpt), "--out", str(out)])
+    assert again["translation"]["train_steps"] == tr["train_steps"]  # loaded, not trained again
+    assert again["translation"]["bleu"] == pytest.approx(tr["bleu"])
