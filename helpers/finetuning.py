@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import validation as validate
 from .device import autocast, get_device
 from .training import TrainConfig, epoch_batches
 from .training import train as train_loop
@@ -54,10 +55,10 @@ class SequenceClassifier(nn.Module):
     def __init__(self, encoder: nn.Module, num_labels: int = 2, pooling: str = "mean",
                  dropout: float = 0.1, hidden_size: int | None = None):
         super().__init__()
-        if pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}.")
-        if num_labels < 2:
-            raise ValueError(f"a classifier needs at least 2 labels, got num_labels={num_labels}.")
+        validate.one_of("pooling", pooling, ("mean", "cls"))
+        num_labels = validate.integer("num_labels", num_labels, low=2)  # a classifier needs 2 labels or more
+        dropout = validate.probability("dropout", dropout)
+        hidden_size = validate.positive_int("hidden_size", hidden_size, optional=True)
         self.encoder, self.pooling, self.num_labels = encoder, pooling, num_labels
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size or encoder_hidden_size(encoder), num_labels)
@@ -112,6 +113,8 @@ def add_lora(model: SequenceClassifier, r: int = 8, alpha: int = 16, dropout: fl
     """
     from peft import LoraConfig, inject_adapter_in_model
 
+    r, alpha = validate.positive_int("r", r), validate.positive("alpha", alpha)
+    dropout = validate.probability("dropout", dropout)
     if target_modules is None:
         names = {n for n, _ in model.encoder.named_modules()}
         target_modules = LORA_TARGETS["course"] if any(n.endswith("c_attn") for n in names) \
@@ -131,6 +134,9 @@ def add_lora(model: SequenceClassifier, r: int = 8, alpha: int = 16, dropout: fl
 def check_labels(labels, num_labels: int, split: str = "train", require_all: bool = True) -> np.ndarray:
     """Labels as an int64 array, with clear errors for non-integers, values out of range, and a
     class missing from the training split."""
+    num_labels = validate.positive_int("num_labels", num_labels)
+    if isinstance(labels, (str, bytes)):
+        raise validate.ArgumentTypeError(f"{split} labels must be integers 0..{num_labels - 1}, not a string.")
     arr = np.asarray(labels)
     if arr.size == 0:
         raise ValueError(f"The {split} split is empty: nothing to fine-tune or evaluate on "
@@ -161,6 +167,8 @@ def encode(tokenizer, texts: Sequence[str], labels, num_labels: int, max_length:
            split: str = "train") -> Encoded:
     """Tokenise ``texts`` to at most ``max_length`` tokens (padding to the longest), counting how
     many had to be truncated, and check the labels."""
+    texts = validate.list_of_str("texts", texts, min_len=0)  # an empty split is refused by check_labels
+    max_length = validate.positive_int("max_length", max_length)
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels in the {split} split.")
     y = check_labels(labels, num_labels, split, require_all=(split == "train"))
@@ -193,6 +201,7 @@ def length_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Gene
     each run of 50 batches is sorted by length before cutting, so a batch holds texts of similar
     length and trimming leaves little padding; the batches' order is shuffled again.
     ``generator=None`` keeps the given order (no shuffle)."""
+    batch_size = validate.positive_int("batch_size", batch_size)
     n = len(lengths)
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     if group_by_length:
@@ -225,6 +234,10 @@ def predict_logits(model: nn.Module, batch: Encoded, batch_size: int = 64, devic
     """Logits (n, num_labels) for every example of ``batch``, in its order. Texts are run in order of
     length and each batch is trimmed to its longest (``trim_batch``): the same logits, less padding.
     ``progress``: the label of a progress bar (none by default)."""
+    if not isinstance(batch, Encoded):
+        raise validate.ArgumentTypeError(f"batch must be an Encoded batch (from encode); got {type(batch).__name__}. "
+                                         f"For raw texts use predict_proba(model, tokenizer, texts).")
+    batch_size = validate.positive_int("batch_size", batch_size)
     device = device or next(model.parameters()).device
     model.eval()
     by_length = length_batches(batch.attention_mask.sum(1), batch_size, group_by_length=True)
@@ -243,6 +256,8 @@ def predict(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None)
 
 
 def _unlabelled(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
+    texts = validate.list_of_str("texts", texts)  # a bare string would give one prediction per character
+    max_length = validate.positive_int("max_length", max_length)
     enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
     return Encoded(enc["input_ids"], enc["attention_mask"], torch.zeros(len(texts), dtype=torch.long), 0)
 
@@ -258,6 +273,7 @@ def sentence_vectors(encoder: nn.Module, tokenizer, texts: Sequence[str], max_le
     """Pooled sentence vectors (n, hidden) from an encoder left as it is: the features of a linear probe.
     The same pooling as ``SequenceClassifier`` (its head taken off), the same trimmed batches; the encoder
     is left in eval mode (no dropout)."""
+    texts = validate.list_of_str("texts", texts)
     pooled = SequenceClassifier(encoder, pooling=pooling)
     pooled.head = nn.Identity()  # the classifier now returns its pooled vector, (batch, hidden)
     return predict_logits(pooled, _unlabelled(tokenizer, texts, max_length), batch_size, progress=progress)
@@ -313,8 +329,22 @@ def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs
     Every batch is trimmed to its longest text (``trim_batch``). ``group_by_length=True`` also
     batches texts of similar length together (see ``length_batches``): on short, varied texts such
     as review sentences that roughly halves the time per epoch, at the price of less random batches."""
-    if checkpoint_dir is not None and Path(checkpoint_dir).is_file():
-        raise ValueError(f"checkpoint_dir must be a folder, but {checkpoint_dir} is a file.")
+    if checkpoint_dir is not None:  # first: a file here used to fail only after a whole epoch
+        checkpoint_dir = validate.dir_path("checkpoint_dir", checkpoint_dir, writable=True)
+    epochs, batch_size = validate.positive_int("epochs", epochs), validate.positive_int("batch_size", batch_size)
+    lr, weight_decay = validate.positive("lr", lr), validate.non_negative("weight_decay", weight_decay)
+    max_length, patience = validate.positive_int("max_length", max_length), validate.non_negative_int("patience", patience)
+    max_steps, seed = validate.positive_int("max_steps", max_steps, optional=True), validate.non_negative_int("seed", seed)
+    group_by_length = validate.boolean("group_by_length", group_by_length)
+    for name, split in (("train", train), ("validation", validation)):
+        if not (hasattr(split, "texts") and hasattr(split, "labels")):
+            raise validate.ArgumentTypeError(f"{name} must be a labelled split with .texts and .labels "
+                                             f"(helpers.data.LabelledTexts); got {type(split).__name__}.")
+        if len(split.texts) == 0:
+            raise validate.ArgumentValueError(f"{name} is empty: no text to fine-tune or evaluate on (did a "
+                                              f"filter remove every example?).")
+    if not (isinstance(model, nn.Module) and hasattr(model, "num_labels")):
+        raise validate.ArgumentTypeError(f"model must be a SequenceClassifier; got {type(model).__name__}.")
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]

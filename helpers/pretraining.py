@@ -227,7 +227,10 @@ class MiniBertForPreTraining(nn.Module):
         hidden = self.bert(input_ids, attention_mask, token_type_ids)  # (B, T, H)
         at = mlm_labels != IGNORE_INDEX  # (B, T) the chosen positions
         mlm_logits = self.mlm_logits(hidden[at])  # (n_chosen, vocab)
-        mlm_loss = F.cross_entropy(mlm_logits, mlm_labels[at])
+        if len(mlm_logits):
+            mlm_loss = F.cross_entropy(mlm_logits, mlm_labels[at])
+        else:  # no token chosen (a short batch can draw none): nothing to predict, a loss of 0, not the
+            mlm_loss = mlm_logits.sum()  # NaN of a mean over nothing, which would poison an average of losses
         nsp_loss = nsp_logits = None
         if self.has_nsp:
             nsp_logits = self.nsp(self.pooler(hidden[:, 0]))  # (B, 2) from the [CLS] vector

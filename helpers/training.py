@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import torch
 
 from . import distributed as dist
+from . import validation as validate
 from .checkpoint import check_checkpoint_path, checkpoint_info, load_checkpoint, save_checkpoint
 from .device import autocast, needs_grad_scaler
 
@@ -56,6 +57,9 @@ class TrainConfig:
     best_metric: str | None = None  # keep the weights of the best evaluation by this key, load them at the end
     best_mode: str = "min"  # "min" (a loss) or "max" (an accuracy)
     patience: int = 0  # stop after this many evaluations without a better best_metric; 0: never
+
+    def __post_init__(self):
+        _check(self)  # a bad field fails here, not at the first evaluation (train checks again: fields can change)
 
 
 def lr_at(it: float, cfg: TrainConfig, budget_used: float | None = None) -> float:
@@ -174,16 +178,34 @@ def _keep_best(model, cfg: TrainConfig, history: dict, best: dict) -> bool:
 
 
 def _check(cfg: TrainConfig) -> None:
-    for name in ("max_iters", "grad_accum"):
-        if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) < 1:
-            raise ValueError(f"TrainConfig.{name} must be a positive integer, got {getattr(cfg, name)!r}.")
-    if cfg.decay not in ("cosine", "linear") or cfg.best_mode not in ("min", "max"):
-        raise ValueError(f"decay must be 'cosine' or 'linear' (got {cfg.decay!r}), best_mode 'min' or 'max' "
-                         f"(got {cfg.best_mode!r}).")
-    if cfg.max_seconds is not None and cfg.max_seconds <= 0:
-        raise ValueError(f"max_seconds must be positive or None, got {cfg.max_seconds}.")
+    """Every field of ``cfg`` in range (NumPy numbers become Python ones), or an error naming it."""
+    name = "TrainConfig.{}".format
+    for field in ("max_iters", "batch_size", "grad_accum", "eval_iters"):
+        setattr(cfg, field, validate.positive_int(name(field), getattr(cfg, field)))
+    for field in ("warmup_iters", "eval_interval", "ckpt_interval", "seed", "patience"):
+        setattr(cfg, field, validate.non_negative_int(name(field), getattr(cfg, field)))
+    cfg.lr_decay_iters = validate.positive_int(name("lr_decay_iters"), cfg.lr_decay_iters, optional=True)
+    cfg.learning_rate = validate.positive(name("learning_rate"), cfg.learning_rate)
+    for field in ("min_lr", "weight_decay", "grad_clip"):  # 0 is fine: no floor, no decay, no clipping
+        setattr(cfg, field, validate.non_negative(name(field), getattr(cfg, field)))
+    for field in ("beta1", "beta2"):
+        setattr(cfg, field, validate.real(name(field), getattr(cfg, field), 0, 1, high_open=True))
+    cfg.max_seconds = validate.positive(name("max_seconds"), cfg.max_seconds, optional=True)
+    cfg.warmup_from_zero = validate.boolean(name("warmup_from_zero"), cfg.warmup_from_zero)
+    cfg.compile = validate.boolean(name("compile"), cfg.compile)
+    validate.one_of(name("decay"), cfg.decay, ("cosine", "linear"))
+    validate.one_of(name("best_mode"), cfg.best_mode, ("min", "max"))
+    if cfg.best_metric is not None:
+        validate.string(name("best_metric"), cfg.best_metric)
+    elif cfg.patience:
+        raise validate.ArgumentValueError(f"TrainConfig.patience={cfg.patience} needs a best_metric to watch "
+                                          f"(e.g. best_metric='val'); set one, or patience=0.")
     if dist.world_size() > 1 or cfg.grad_accum > 1:
         dist.check_divides(cfg.batch_size, cfg.grad_accum)
+
+
+def _empty(x) -> bool:
+    return len(x) == 0 if isinstance(x, torch.Tensor) and x.dim() else isinstance(x, (list, tuple)) and not x
 
 
 def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: bool = True,
@@ -205,8 +227,17 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
     """
     from tqdm.auto import tqdm
 
+    if not isinstance(cfg, TrainConfig):
+        raise validate.ArgumentTypeError(f"cfg must be a TrainConfig; got {type(cfg).__name__}.")
     _check(cfg)
-    ckpt_path = check_checkpoint_path(ckpt_path)
+    if not isinstance(model, torch.nn.Module) or not any(p.requires_grad for p in model.parameters()):
+        raise validate.ArgumentValueError(f"model must be a torch.nn.Module with trainable parameters; got "
+                                          f"{type(model).__name__} with none to train.")
+    validate.callable_("get_batch", get_batch)
+    step_fn = validate.callable_("step_fn", step_fn) if step_fn is not None else None
+    evaluate = validate.callable_("evaluate", evaluate) if evaluate is not None else None
+    resume, progress = validate.boolean("resume", resume), validate.boolean("progress", progress)
+    ckpt_path = check_checkpoint_path(ckpt_path, writable=dist.is_main())  # before any step, not at the first save
     device = torch.device(device) if device is not None else next(model.parameters()).device
     dist.init(device)
     main, step_fn = dist.is_main(), step_fn or default_step
@@ -259,8 +290,14 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
             lr = lr_at(step, cfg, budget_used)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, parts = _batch_loss(net, batch := get_batch("train", generator), step_fn, device,
-                                      cfg.grad_accum, backward=lambda l: scaler.scale(l).backward())
+            batch = get_batch("train", generator)
+            if not isinstance(batch, (tuple, list)) or not batch or _empty(batch[0]):
+                raise validate.TrainingError(
+                    f"get_batch('train', generator) gave no training example at step {step + 1} (got "
+                    f"{validate._show(batch)}); it must return a tuple of tensors with examples along dim 0. "
+                    f"Is the training split empty?" + (f" The checkpoint at {ckpt_path} is kept." if step and ckpt_path else ""))
+            loss, parts = _batch_loss(net, batch, step_fn, device, cfg.grad_accum,
+                                      backward=lambda l: scaler.scale(l).backward())
             if not math.isfinite(loss):
                 last_good = next((x for x in reversed(history["loss"]) if math.isfinite(x)), None)
                 if main:

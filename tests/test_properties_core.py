@@ -8,13 +8,12 @@ import math
 
 import matplotlib
 import numpy as np
-import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from _properties import (BAD_BOOL, BAD_POSITIVE, BAD_PROBABILITY, BAD_STR_LIST, FAST, FEW, NOT_A_NUMBER, TALLY,
-                         bad_int, one_bad, public_functions, refuses)
+                         bad_int, covers, one_bad, refuses)
 from helpers import attention as A
 from helpers import device as D
 from helpers import report as R
@@ -22,17 +21,6 @@ from helpers import validation as V
 from helpers import visualisation as VIS
 
 matplotlib.use("Agg")
-COVERED: dict[str, set[str]] = {}
-
-
-def covers(module, *names):
-    """Mark a test as the property test of ``module.name`` for each name."""
-    def mark(fn):
-        COVERED.setdefault(module.__name__, set()).update(names)
-        return fn
-    return mark
-
-
 NAME = st.from_regex(r"[a-z_]{1,10}", fullmatch=True)
 BAD_DEVICE = st.one_of(st.sampled_from(["gpu", "tpu", "CPU!", "cuda0", ""]), st.integers(), st.none(), st.just([]))
 
@@ -337,22 +325,7 @@ def test_report(tmp_path, monkeypatch, name, value, bad):
     assert R.read_claims(tmp_path / "none.jsonl") == []
 
 
-# --- every public function has a property test --------------------------------------------
-
-EXEMPT = {
-    "helpers.validation": {n: "an error type" for n in ("CourseError", "ArgumentTypeError", "ArgumentValueError",
-                                                        "ShapeError", "PathError", "MissingFileError",
-                                                        "UnknownNameError", "NotAvailableError",
-                                                        "TrainingError")},
-}
-
-
-@pytest.mark.parametrize("module", [V, D, A, VIS, R], ids=lambda m: m.__name__)
-def test_every_public_function_has_a_property_test(module):
-    public = public_functions(module, EXEMPT.get(module.__name__, {}))
-    missing = public - COVERED.get(module.__name__, set())
-    assert not missing, f"public names of {module.__name__} without a property test: {sorted(missing)}"
-    assert COVERED[module.__name__] <= public | set(EXEMPT.get(module.__name__, {})), "a covered name is gone"
+# --- (tests/test_properties_coverage.py checks that every public name has a property test) ---
 
 
 def test_zz_bad_inputs_all_got_a_clear_error():

@@ -69,7 +69,7 @@ def test_folders_and_files_in_the_wrong_place_are_clear_errors(tmp_path):
 
     a_file = tmp_path / "last.safetensors"
     a_file.write_text("")
-    with pytest.raises(ValueError, match="checkpoint_dir must be a folder"):
+    with pytest.raises(ValueError, match="checkpoint_dir is a file"):
         fine_tune(None, None, None, None, checkpoint_dir=a_file)  # refused before anything else is looked at
 
 
