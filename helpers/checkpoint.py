@@ -38,9 +38,8 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     Readers see the old file or the whole new one, never half of one; on any error (Ctrl-C too)
     the temporary file is removed and ``path`` is left as it was.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give the path of a file to write.")
+    path = validate.file_path("path", path, must_exist=False)  # a folder here: a PathError
+    validate.callable_("write", write)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)

@@ -41,7 +41,7 @@ def encoder_hidden_size(encoder: nn.Module) -> int:
     config = getattr(encoder, "config", None)
     size = getattr(config, "hidden_size", None)
     if size is None:
-        raise ValueError("Cannot tell the encoder's hidden size; pass hidden_size= explicitly.")
+        raise validate.ArgumentValueError("Cannot tell the encoder's hidden size; pass hidden_size= explicitly.")
     return int(size)
 
 
@@ -74,12 +74,16 @@ class SequenceClassifier(nn.Module):
 
 def freeze(module: nn.Module) -> nn.Module:
     """Stop training ``module``'s parameters (for example the encoder: head-only fine-tuning)."""
+    if not isinstance(module, nn.Module):
+        raise validate.ArgumentTypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
     for p in module.parameters():
         p.requires_grad_(False)
     return module
 
 
 def unfreeze(module: nn.Module) -> nn.Module:
+    if not isinstance(module, nn.Module):
+        raise validate.ArgumentTypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
     for p in module.parameters():
         p.requires_grad_(True)
     return module
@@ -87,6 +91,8 @@ def unfreeze(module: nn.Module) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(trainable, total) parameters, each shared tensor counted once."""
+    if not isinstance(model, nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     seen, trainable, total = set(), 0, 0
     for p in model.parameters():
         if id(p) in seen:
@@ -139,18 +145,18 @@ def check_labels(labels, num_labels: int, split: str = "train", require_all: boo
         raise validate.ArgumentTypeError(f"{split} labels must be integers 0..{num_labels - 1}, not a string.")
     arr = np.asarray(labels)
     if arr.size == 0:
-        raise ValueError(f"The {split} split is empty: nothing to fine-tune or evaluate on "
+        raise validate.ArgumentValueError(f"The {split} split is empty: nothing to fine-tune or evaluate on "
                          f"(did a filter remove every example?).")
     if not (np.issubdtype(arr.dtype, np.integer) or (arr.dtype == float and np.all(arr == arr.round()))):
-        raise TypeError(f"{split} labels must be integers 0..{num_labels - 1}; got dtype {arr.dtype} "
+        raise validate.ArgumentTypeError(f"{split} labels must be integers 0..{num_labels - 1}; got dtype {arr.dtype} "
                         f"(e.g. {arr.flat[0]!r}). Map label names to integers first.")
     arr = arr.astype(np.int64)
     bad = arr[(arr < 0) | (arr >= num_labels)]
     if bad.size:
-        raise ValueError(f"{split} labels must lie in 0..{num_labels - 1}; found {sorted(set(bad.tolist()))[:5]}.")
+        raise validate.ArgumentValueError(f"{split} labels must lie in 0..{num_labels - 1}; found {sorted(set(bad.tolist()))[:5]}.")
     missing = sorted(set(range(num_labels)) - set(arr.tolist()))
     if require_all and missing:
-        raise ValueError(f"Class(es) {missing} never occur in the {split} split: the model cannot learn "
+        raise validate.ArgumentValueError(f"Class(es) {missing} never occur in the {split} split: the model cannot learn "
                          f"them. Use a stratified split (helpers.data.sentiment does) or fewer labels.")
     return arr
 
@@ -170,7 +176,7 @@ def encode(tokenizer, texts: Sequence[str], labels, num_labels: int, max_length:
     texts = validate.list_of_str("texts", texts, min_len=0)  # an empty split is refused by check_labels
     max_length = validate.positive_int("max_length", max_length)
     if len(texts) != len(labels):
-        raise ValueError(f"{len(texts)} texts but {len(labels)} labels in the {split} split.")
+        raise validate.ArgumentValueError(f"{len(texts)} texts but {len(labels)} labels in the {split} split.")
     y = check_labels(labels, num_labels, split, require_all=(split == "train"))
     limit = getattr(tokenizer, "model_max_length", max_length) or max_length
     max_length = min(max_length, limit)
@@ -189,6 +195,10 @@ def trim_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[t
     out and real tokens keep their positions); on Rotten Tomatoes sentences a training step on the
     CPU costs a sixth less (and half with ``length_batches(..., group_by_length=True)``).
     Only trailing columns go, so a left-padded batch is left as it is."""
+    validate.tensor("input_ids", input_ids, dtype="integer", ndim=2)
+    if validate.tensor("attention_mask", attention_mask, ndim=2).shape != input_ids.shape:
+        raise validate.ShapeError(f"attention_mask {tuple(attention_mask.shape)} must have the shape of input_ids "
+                                  f"{tuple(input_ids.shape)}.")
     real = attention_mask.any(0).nonzero()  # columns holding at least one real token
     width = int(real[-1]) + 1 if len(real) else 1
     return input_ids[:, :width], attention_mask[:, :width]
@@ -221,6 +231,11 @@ def length_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Gene
 
 def classification_metrics(y_true, y_pred) -> dict:
     """Accuracy, macro precision, recall and F1, and the confusion matrix (scikit-learn)."""
+    if isinstance(y_true, str) or isinstance(y_pred, str):
+        raise validate.ArgumentTypeError("y_true and y_pred must be arrays of labels, not strings.")
+    if len(y_true) != len(y_pred) or len(y_true) == 0:
+        raise validate.ArgumentValueError(f"y_pred must have one label per y_true label; got {len(y_pred)} for "
+                                          f"{len(y_true)} (and at least one).")
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
@@ -285,16 +300,22 @@ C_GRID = (1 / 16, 1 / 4, 1, 4, 16, 64)  # inverse regularisation strengths tried
 def tuned_logistic_regression(x_train, y_train, x_val, y_val, c_grid: Sequence[float] = C_GRID):
     """A scikit-learn logistic regression fitted on the training split, with the C of ``c_grid`` that
     scores best on the validation split: a linear head trained to convergence, its strength tuned."""
+    c_grid = [validate.positive("c_grid", c) for c in c_grid]
+    if not c_grid:
+        raise validate.ArgumentValueError("c_grid is empty: give at least one inverse regularisation strength C.")
     from sklearn.linear_model import LogisticRegression
 
     if np.shape(x_train)[0] == 0:
-        raise ValueError("The training split is empty: there is nothing to fit a logistic regression on.")
+        raise validate.ArgumentValueError("The training split is empty: there is nothing to fit a logistic regression on.")
     fits = [LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train) for c in c_grid]
     return max(fits, key=lambda m: m.score(x_val, y_val))
 
 
 def evaluate(model: SequenceClassifier, tokenizer, data, max_length: int = 64, batch_size: int = 64) -> dict:
     """Metrics of ``model`` on a LabelledTexts split (see ``classification_metrics``)."""
+    if not (hasattr(data, "texts") and hasattr(data, "labels")):
+        raise validate.ArgumentTypeError(f"data must be a labelled split with .texts and .labels (data.LabelledTexts); "
+                                         f"got {type(data).__name__}.")
     enc = encode(tokenizer, data.texts, data.labels, model.num_labels, max_length, split="evaluation")
     return classification_metrics(enc.labels.numpy(), predict(model, enc, batch_size))
 
@@ -349,7 +370,7 @@ def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("No parameter of the model is trainable: unfreeze the head (or add LoRA).")
+        raise validate.ArgumentValueError("No parameter of the model is trainable: unfreeze the head (or add LoRA).")
     tr = encode(tokenizer, train.texts, train.labels, model.num_labels, max_length, "train")
     va = encode(tokenizer, validation.texts, validation.labels, model.num_labels, max_length, "validation")
     steps_per_epoch = -(-len(tr.labels) // batch_size)
@@ -391,14 +412,15 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 def check_saved_model_dir(path: str | Path) -> Path:
     """A ``save_pretrained`` folder that has what loading needs, or a clear error naming what is missing."""
+    validate.dir_path("path", path)  # a file here: a clear error
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"No saved model folder at {path}. Save one with model.save_pretrained({str(path)!r}).")
+        raise validate.MissingFileError(f"No saved model folder at {path}. Save one with model.save_pretrained({str(path)!r}).")
     missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
     if not any((path / f).exists() for f in WEIGHT_FILES):
         missing.append(" or ".join(WEIGHT_FILES))
     if not any((path / f).exists() for f in TOKENIZER_FILES):
         missing.append(" or ".join(TOKENIZER_FILES) + " (save the tokenizer too: tokenizer.save_pretrained)")
     if missing:
-        raise FileNotFoundError(f"The saved model folder {path} is missing: {', '.join(missing)}.")
+        raise validate.MissingFileError(f"The saved model folder {path} is missing: {', '.join(missing)}.")
     return path

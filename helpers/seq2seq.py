@@ -37,6 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import validation as validate
 from .attention import attention, merge_heads, sinusoidal_positions, split_heads
 from .beam_search import beam_search, check_beam, greedy_decode, map_tensors
 from .pretraining import IGNORE_INDEX
@@ -53,9 +54,10 @@ class CharTokenizer:
     """One id per character seen in ``texts`` (sorted), after the four special tokens."""
 
     def __init__(self, texts: Sequence[str]):
+        texts = validate.list_of_str("texts", texts, min_len=0)  # empty: refused below
         chars = sorted(set("".join(texts)))
         if not chars:
-            raise ValueError("CharTokenizer needs some text to collect characters from; got none.")
+            raise validate.ArgumentValueError("CharTokenizer needs some text to collect characters from; got none.")
         self.itos = list(SPECIALS) + chars
         self.stoi = {c: i for i, c in enumerate(self.itos)}
         self.pad_id, self.bos_id, self.eos_id, self.unk_id = range(4)
@@ -67,20 +69,22 @@ class CharTokenizer:
         return f"CharTokenizer({len(self)} ids: 4 special + {len(self) - 4} characters)"
 
     def encode(self, text: str, bos: bool = False, eos: bool = True) -> list[int]:
+        validate.string("text", text, non_empty=False)
         ids = [self.stoi.get(c, self.unk_id) for c in text]
         return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
 
     def decode(self, ids) -> str:
-        ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
+        ids = validate.token_ids("ids", ids, vocab_size=len(self.itos), min_len=0).tolist()
         return "".join(self.itos[i] for i in ids if i >= len(SPECIALS))
 
     def batch(self, texts: Sequence[str], max_len: int | None = None, bos: bool = False, eos: bool = True,
               crop: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded ids (batch, longest) and 0/1 mask; a text over ``max_len`` ids is an error, or cropped."""
+        texts, max_len = validate.list_of_str("texts", texts, min_len=0), validate.positive_int("max_len", max_len, optional=True)
         rows = [self.encode(t, bos, eos) for t in texts]
         too_long = [i for i, r in enumerate(rows) if max_len is not None and len(r) > max_len]
         if too_long and not crop:
-            raise ValueError(f"{len(too_long)} text(s) are longer than the model's context of {max_len} ids "
+            raise validate.ArgumentValueError(f"{len(too_long)} text(s) are longer than the model's context of {max_len} ids "
                              f"(the first, #{too_long[0]}, has {len(rows[too_long[0]])}); shorten them or pass "
                              f"crop=True to cut them (with a warning).")
         if too_long:
@@ -113,12 +117,25 @@ class Seq2SeqConfig:
     copy: bool = True  # a pointer-generator head: the output may also copy a source character (See et al. 2017)
     pad_id: int = 0
 
+    def __post_init__(self):
+        validate.config_fields(self, positive_ints=("vocab_size", "max_len", "n_enc_layer", "n_dec_layer", "n_head",
+                                                    "n_embd"), non_negative_ints=("pad_id",),
+                               probabilities=("dropout", "label_smoothing"),
+                               booleans=("tie_embeddings", "shared_positions", "copy"))
+        validate.multiple_of("Seq2SeqConfig.n_embd", self.n_embd, "n_head", self.n_head)
+
+
+def _check_sizes(n_embd, n_head, dropout):
+    n_embd, n_head = validate.positive_int("n_embd", n_embd), validate.positive_int("n_head", n_head)
+    return validate.multiple_of("n_embd", n_embd, "n_head", n_head), n_head, validate.probability("dropout", dropout)
+
 
 class CrossAttention(nn.Module):
     """Queries from the decoder, keys and values from the encoder's output (the "memory")."""
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
         super().__init__()
+        n_embd, n_head, dropout = _check_sizes(n_embd, n_head, dropout)
         self.n_embd, self.n_head = n_embd, n_head
         self.c_q = nn.Linear(n_embd, n_embd)
         self.c_kv = nn.Linear(n_embd, 2 * n_embd)  # keys and values in one matmul
@@ -145,6 +162,7 @@ class CachedSelfAttention(nn.Module):
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
         super().__init__()
+        n_embd, n_head, dropout = _check_sizes(n_embd, n_head, dropout)
         self.n_embd, self.n_head = n_embd, n_head
         self.c_attn = nn.Linear(n_embd, 3 * n_embd)  # nanoGPT's names
         self.c_proj = nn.Linear(n_embd, n_embd)
@@ -172,6 +190,7 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
         super().__init__()
+        n_embd, n_head, dropout = _check_sizes(n_embd, n_head, dropout)
         self.ln_1 = nn.LayerNorm(n_embd)
         self.attn = CachedSelfAttention(n_embd, n_head, dropout)
         self.ln_2 = nn.LayerNorm(n_embd)
@@ -195,6 +214,8 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
+        if not isinstance(config, Seq2SeqConfig):
+            raise validate.ArgumentTypeError(f"config must be a Seq2SeqConfig; got {type(config).__name__}.")
         c = self.config = config
         self.src_wte = nn.Embedding(c.vocab_size, c.n_embd)
         self.tgt_wte = self.src_wte if c.tie_embeddings else nn.Embedding(c.vocab_size, c.n_embd)
@@ -230,9 +251,9 @@ class Seq2Seq(nn.Module):
 
     def _check_len(self, ids, side: str):
         if ids.dim() != 2:
-            raise ValueError(f"{side} must be (batch, tokens) ids, got shape {tuple(ids.shape)}.")
+            raise validate.ArgumentValueError(f"{side} must be (batch, tokens) ids, got shape {tuple(ids.shape)}.")
         if ids.shape[1] > self.config.max_len:
-            raise ValueError(f"{side} has {ids.shape[1]} tokens, more than the model's max_len "
+            raise validate.ArgumentValueError(f"{side} has {ids.shape[1]} tokens, more than the model's max_len "
                              f"{self.config.max_len}; crop it (CharTokenizer.batch(..., crop=True)) or build "
                              f"the model with a larger max_len.")
 
@@ -254,9 +275,9 @@ class Seq2Seq(nn.Module):
         """tgt_in (batch, T) ids at positions start..start+T-1 -> logits (batch, T, vocab) (log-probabilities
         when copying), the new caches, and each layer's cross-attention weights when asked."""
         if tgt_in.dim() != 2:
-            raise ValueError(f"tgt_in must be (batch, tokens) ids, got shape {tuple(tgt_in.shape)}.")
+            raise validate.ArgumentValueError(f"tgt_in must be (batch, tokens) ids, got shape {tuple(tgt_in.shape)}.")
         if start + tgt_in.shape[1] > self.config.max_len:
-            raise ValueError(f"the target reaches position {start + tgt_in.shape[1]}, past the model's max_len "
+            raise validate.ArgumentValueError(f"the target reaches position {start + tgt_in.shape[1]}, past the model's max_len "
                              f"{self.config.max_len}: ask for fewer new tokens or build a larger max_len.")
         pos = torch.arange(start, start + tgt_in.shape[1], device=tgt_in.device)
         x = self.drop(self.tgt_wte(tgt_in) + self.tgt_wpe(pos))  # (batch, T, C)
@@ -333,8 +354,11 @@ class Seq2Seq(nn.Module):
 def pairs_to_batches(tok: CharTokenizer, pairs: Sequence[tuple[str, str]], max_len: int) -> dict:
     """Encode (source, target) pairs once: src (n, S), tgt (n, T+1) = <bos> y <eos>, padded; pairs whose
     source or target exceeds ``max_len`` ids are dropped (and counted)."""
+    if not isinstance(tok, CharTokenizer) or isinstance(pairs, str):
+        raise validate.ArgumentTypeError("pairs_to_batches needs a CharTokenizer and a list of (source, target) pairs.")
+    max_len = validate.positive_int("max_len", max_len)
     if len(pairs) == 0:
-        raise ValueError("no pairs to encode: the list is empty.")
+        raise validate.ArgumentValueError("no pairs to encode: the list is empty.")
     keep = [(s, t) for s, t in pairs if len(s) + 1 <= max_len and len(t) + 1 <= max_len]
     src, _ = tok.batch([s for s, _ in keep])
     tgt, _ = tok.batch([t for _, t in keep], bos=True, eos=True)
@@ -350,11 +374,15 @@ def batch_sampler(splits: dict[str, dict], batch_size: int, pad_id: int = 0, dev
     place, so a batch holds lines of about one length and little of it is padding (twice as fast on
     these lines); False: pairs drawn at random.
     """
+    if not isinstance(splits, dict):
+        raise validate.ArgumentTypeError(f"splits must be a dict split -> pairs_to_batches(...); got {type(splits).__name__}.")
+    batch_size, pad_id = validate.positive_int("batch_size", batch_size), validate.non_negative_int("pad_id", pad_id)
+    by_length = validate.boolean("by_length", by_length)
     order = {}
     for name, d in splits.items():
         lengths = (d["src"] != pad_id).sum(1)
         if len(lengths) < batch_size:
-            raise ValueError(f"the {name!r} split has {len(lengths)} pairs, fewer than batch_size {batch_size}.")
+            raise validate.ArgumentValueError(f"the {name!r} split has {len(lengths)} pairs, fewer than batch_size {batch_size}.")
         shuffled = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0))
         order[name] = shuffled[torch.argsort(lengths[shuffled], stable=True)]  # by length, ties in random order
 
@@ -381,13 +409,16 @@ def seconds_per_step(model: nn.Module, get_batch, cfg, n: int = 20, warmup: int 
     step would take on idle cores however busy the machine is now. The first ``warmup`` steps are slower
     (memory is allocated) and are not counted.
     """
+    n, warmup = validate.positive_int("n", n), validate.non_negative_int("warmup", warmup)
+    validate.one_of("clock", clock, ("wall", "cpu"))
+    validate.callable_("get_batch", get_batch)
     import copy
     import time
 
     from .pretraining import make_optimizer
 
     if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}.")
+        raise validate.ArgumentValueError(f"clock must be 'wall' or 'cpu', got {clock!r}.")
     probe = copy.deepcopy(model).train()
     optimizer = make_optimizer(probe, cfg)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -409,11 +440,17 @@ def translate(model: Seq2Seq, tok: CharTokenizer, sources: Sequence[str], beam_w
               use_cache: bool = True, crop: bool = True, progress: bool = False) -> list[str]:
     """Translate each source: greedy when beam_width == 1, else beam search. Sources longer than the
     model's context are cropped with a warning (crop=True) or refused (crop=False)."""
+    if not isinstance(tok, CharTokenizer):
+        raise validate.ArgumentTypeError(f"tok must be a CharTokenizer; got {type(tok).__name__}.")
+    batch_size = validate.positive_int("batch_size", batch_size)
+    max_new_tokens = validate.positive_int("max_new_tokens", max_new_tokens, optional=True)
+    use_cache, crop, progress = (validate.boolean(n, v) for n, v in (("use_cache", use_cache), ("crop", crop),
+                                                                     ("progress", progress)))
     from tqdm.auto import tqdm
 
     check_beam(beam_width, length_penalty)
     if isinstance(sources, str):
-        raise TypeError("sources must be a list of strings; wrap a single line in a list.")
+        raise validate.ArgumentTypeError("sources must be a list of strings; wrap a single line in a list.")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -442,6 +479,9 @@ def cross_attention_map(model: Seq2Seq, tok: CharTokenizer, source: str, target:
     """Attention weights (target chars + <eos>, source chars + <eos>) while the model reads ``target``:
     a decoder layer's cross-attention averaged over heads (``layer``), or with ``layer="copy"`` the weights
     of the copy head (which source character each output character may copy)."""
+    source, target = validate.string("source", source, non_empty=False), validate.string("target", target, non_empty=False)
+    if layer != "copy":
+        layer = validate.integer("layer", layer, -len(model.decoder), len(model.decoder) - 1)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -451,7 +491,7 @@ def cross_attention_map(model: Seq2Seq, tok: CharTokenizer, source: str, target:
     model.train(was_training)
     if layer == "copy":
         if not model.config.copy:
-            raise ValueError("this model has no copy head (Seq2SeqConfig(copy=False)); pick a decoder layer.")
+            raise validate.ArgumentValueError("this model has no copy head (Seq2SeqConfig(copy=False)); pick a decoder layer.")
         return weights[-1][0].cpu()  # (T, S)
     cross = weights[:len(model.decoder)]
     return cross[layer][0].mean(0).cpu()  # (T, S)

@@ -62,10 +62,18 @@ class TrainConfig:
         _check(self)  # a bad field fails here, not at the first evaluation (train checks again: fields can change)
 
 
+def _is_config(cfg) -> None:
+    if not isinstance(cfg, TrainConfig):
+        raise validate.ArgumentTypeError(f"cfg must be a TrainConfig; got {type(cfg).__name__}.")
+
+
 def lr_at(it: float, cfg: TrainConfig, budget_used: float | None = None) -> float:
     """The learning rate at step ``it``: linear warm-up, then cosine (or linear) decay to min_lr.
     ``budget_used``: the fraction of a time budget spent; the schedule then runs by whichever of the
     step count and the clock is further along, so the decay completes when the time runs out."""
+    _is_config(cfg)
+    it = validate.real("it", it, low=0)
+    budget_used = validate.non_negative("budget_used", budget_used, optional=True)
     if budget_used is not None:
         it = max(it, budget_used * cfg.max_iters)
     decay_iters = cfg.lr_decay_iters or cfg.max_iters
@@ -82,6 +90,7 @@ def lr_at(it: float, cfg: TrainConfig, budget_used: float | None = None) -> floa
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on 2-D weights (matrices, embeddings) only, as nanoGPT."""
+    _is_config(cfg)
     params = [p for p in model.parameters() if p.requires_grad]  # parameters() de-duplicates tied ones
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
@@ -121,6 +130,9 @@ def estimate_loss(model, get_batch, eval_iters: int, seed: int, step_fn=None, de
                   splits: Sequence[str] = ("train", "val")) -> dict[str, float]:
     """Mean loss over ``eval_iters`` batches of each split, with a generator of its own (seeded), so
     that evaluating never changes the training batches that follow."""
+    eval_iters, seed = validate.positive_int("eval_iters", eval_iters), validate.non_negative_int("seed", seed)
+    splits = validate.list_of_str("splits", splits)
+    validate.callable_("get_batch", get_batch)
     step_fn = step_fn or default_step
     was_training = model.training
     model.eval()
@@ -139,6 +151,9 @@ def random_batches(splits: dict, batch_size: int, device, mask_column: int = 1) 
     """A ``get_batch(split, generator)`` that draws ``batch_size`` random rows of ``splits[split]``, a
     tuple of tensors (examples along dim 0). 2-D tensors are trimmed to the longest real sequence of the
     batch, read from the attention mask at ``mask_column``, so no step computes on padding it does not need."""
+    if not isinstance(splits, dict):
+        raise validate.ArgumentTypeError(f"splits must be a dict split name -> tuple of tensors; got {type(splits).__name__}.")
+    batch_size, mask_column = validate.positive_int("batch_size", batch_size), validate.non_negative_int("mask_column", mask_column)
 
     def get_batch(split, generator):
         columns = splits[split]
@@ -154,6 +169,8 @@ def epoch_batches(batches_for: Callable[[torch.Generator], list], fetch: Callabl
     batches (index tensors from ``batches_for(generator)``) are used up, the next epoch's are drawn
     with the loop's generator; ``fetch(indices)`` makes the batch. A run resumes exactly from a
     checkpoint written at the end of an epoch (fine-tuning evaluates and saves there)."""
+    validate.callable_("batches_for", batches_for)
+    validate.callable_("fetch", fetch)
     queue: list = []
 
     def get_batch(split, generator):
@@ -227,8 +244,7 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
     """
     from tqdm.auto import tqdm
 
-    if not isinstance(cfg, TrainConfig):
-        raise validate.ArgumentTypeError(f"cfg must be a TrainConfig; got {type(cfg).__name__}.")
+    _is_config(cfg)
     _check(cfg)
     if not isinstance(model, torch.nn.Module) or not any(p.requires_grad for p in model.parameters()):
         raise validate.ArgumentValueError(f"model must be a torch.nn.Module with trainable parameters; got "

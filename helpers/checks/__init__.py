@@ -17,6 +17,7 @@ In a notebook::
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 import signal
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import torch
+
+from .. import validation as validate
 
 TIME_LIMIT_S = 30.0  # a learner's function that runs longer than this is stopped (a loop that never ends)
 
@@ -37,7 +40,7 @@ class CheckFailed(AssertionError):
         return [f"\x1b[31m{line}\x1b[0m" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
 
 
-class UnknownExercise(ValueError):
+class UnknownExercise(validate.ArgumentValueError):
     """check() was given an id that no exercise has."""
 
     _render_traceback_ = CheckFailed._render_traceback_
@@ -69,7 +72,7 @@ def exercise(id: str, title: str, hint: str = ""):
 
     def register(grade: Callable) -> Callable:
         if id in REGISTRY:
-            raise ValueError(f"Exercise {id} is registered twice.")
+            raise validate.ArgumentValueError(f"Exercise {id} is registered twice.")
         REGISTRY[id] = Exercise(id, title, grade, hint)
         return grade
 
@@ -141,10 +144,8 @@ def _run_with_time_limit(grade: Callable, answer, seconds: float) -> None:
 
 def verdict(id: str, answer, time_limit: float | None = TIME_LIMIT_S) -> Verdict:
     """Grade ``answer`` for exercise ``id`` and return the verdict instead of printing it."""
-    known = exercises()
-    if id not in known:
-        raise UnknownExercise(f"There is no exercise {id!r}. The exercises are: {', '.join(known)}.")
-    ex = known[id]
+    time_limit = validate.positive("time_limit", time_limit, optional=True)
+    ex = _known(id)
     head = f"Exercise {id} ({ex.title}):"
     if answer is None or answer is Ellipsis:
         return Verdict("not attempted", f"{head} not attempted yet: pass your function to check().")
@@ -174,12 +175,19 @@ def verdict(id: str, answer, time_limit: float | None = TIME_LIMIT_S) -> Verdict
     return Verdict("correct", f"{head} correct.")
 
 
-def hint(id: str) -> None:
-    """Print the stronger hint of exercise ``id``."""
+def _known(id) -> Exercise:
+    """The exercise ``id`` ("07.1"), or UnknownExercise with the closest ids."""
     known = exercises()
     if id not in known:
-        raise UnknownExercise(f"There is no exercise {id!r}. The exercises are: {', '.join(known)}.")
-    ex = known[id]
+        close = difflib.get_close_matches(str(id).zfill(4), list(known), n=2, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownExercise(f"There is no exercise {id!r}.{hint} The exercises are: {', '.join(known)}.")
+    return known[id]
+
+
+def hint(id: str) -> None:
+    """Print the stronger hint of exercise ``id``."""
+    ex = _known(id)
     print(f"Exercise {id} ({ex.title}), a stronger hint:\n{ex.hint or 'none for this one: re-read the markdown above it.'}")
 
 

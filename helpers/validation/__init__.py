@@ -18,8 +18,8 @@ One idea per file: ``errors`` (the error types, ``losses_ok``), ``values`` (numb
 
 from .errors import (ArgumentTypeError, ArgumentValueError, CourseError, MissingFileError, NotAvailableError,
                      PathError, ShapeError, TrainingError, UnknownNameError, _show, losses_ok)
-from .values import (boolean, callable_, integer, non_negative, non_negative_int, one_of, positive, positive_int,
-                     probability, real)
+from .values import (boolean, callable_, config_fields, integer, multiple_of, non_negative, non_negative_int,
+                     one_of, positive, positive_int, probability, real)
 from .paths import dir_path, file_path
 from .sequences import list_of_str, string, tokenised_corpus, warn_or_refuse_one_word_documents
 from .tensors import device, tensor, token_ids

@@ -120,3 +120,26 @@ def callable_(name: str, value):
         raise ArgumentTypeError(f"{name} must be a function to call; got {_show(value)} "
                                 f"({type(value).__name__}).")
     return value
+
+
+def config_fields(config, positive_ints=(), non_negative_ints=(), positives=(), probabilities=(), booleans=(),
+                  optional=()):
+    """Check the fields of a dataclass config in ``__post_init__`` (NumPy numbers become Python ones), each
+    error naming ``ConfigClass.field``; the names in ``optional`` may also be None."""
+    kinds = ((positive_ints, positive_int), (non_negative_ints, non_negative_int), (positives, positive),
+             (probabilities, probability))
+    for names, check in kinds:
+        for field in names:
+            setattr(config, field, check(f"{type(config).__name__}.{field}", getattr(config, field),
+                                         optional=field in optional))
+    for field in booleans:
+        setattr(config, field, boolean(f"{type(config).__name__}.{field}", getattr(config, field)))
+    return config
+
+
+def multiple_of(name: str, value: int, of_name: str, of: int) -> int:
+    """``value`` a whole multiple of ``of`` (a width shared out between heads), or an error naming both."""
+    if value % of:
+        raise ArgumentValueError(f"{name} ({value}) must be divisible by {of_name} ({of}) so that each part "
+                                 f"gets the same width; try {name}={max(of, value // of * of)}.")
+    return value
