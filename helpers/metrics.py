@@ -32,6 +32,9 @@ from . import validation as validate
 
 def _check_corpus(hypotheses, references, hyp_name: str = "hypotheses") -> None:
     for name, texts in ((hyp_name, hypotheses), ("references", references)):
+        if not isinstance(texts, (str, list, tuple)) and not hasattr(texts, "__len__"):
+            raise validate.ArgumentTypeError(f"{name} must be a list of strings (one per sentence); got {type(texts).__name__}.")
+    for name, texts in ((hyp_name, hypotheses), ("references", references)):
         if isinstance(texts, str):
             raise validate.ArgumentTypeError(f"{name} must be a list of strings (one per sentence), not a single string; "
                             f"wrap it: [{texts[:30]!r}].")

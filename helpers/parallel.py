@@ -171,6 +171,7 @@ def align_play(folio_text: str, modern_text: str, play: str = "play", threshold:
     """
     validate.string("folio_text", folio_text, non_empty=False), validate.string("modern_text", modern_text, non_empty=False)
     play = validate.string("play", play)
+    threshold, max_chars = validate.probability("threshold", threshold), validate.positive_int("max_chars", max_chars)
     if not 0.0 <= threshold <= 1.0:
         raise validate.ArgumentValueError(f"threshold must lie in [0, 1] (a similarity ratio), got {threshold!r}.")
     if max_chars < 1:

@@ -106,6 +106,29 @@ def test_path_device_and_callable_checks(tmp_path, name, bad, bad_device):
     refuses(lambda: V.callable_(name, bad), name)
 
 
+@covers(V, "config_fields", "multiple_of")
+@FAST
+@given(heads=st.integers(1, 8), width=st.integers(1, 8), bad=bad_int(1), bad_p=BAD_PROBABILITY)
+def test_config_checks(heads, width, bad, bad_p):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Config:
+        size: int = 4
+        dropout: float = 0.1
+        flag: bool = True
+
+    cfg = V.config_fields(Config(size=np.int64(heads)), positive_ints=("size",), probabilities=("dropout",),
+                          booleans=("flag",))
+    assert type(cfg.size) is int and cfg.size == heads
+    refuses(lambda: V.config_fields(Config(size=bad), positive_ints=("size",)), "Config.size")
+    refuses(lambda: V.config_fields(Config(dropout=bad_p), probabilities=("dropout",)), "Config.dropout")
+    refuses(lambda: V.config_fields(Config(flag="yes"), booleans=("flag",)), "Config.flag")
+    assert V.multiple_of("n_embd", heads * width, "n_head", heads) == heads * width
+    if width > 1:
+        refuses(lambda: V.multiple_of("n_embd", heads * width + 1, "n_head", width), "n_embd")
+
+
 @covers(V, "losses_ok")
 @FAST
 @given(losses=st.lists(st.floats(0, 10), min_size=1, max_size=5), bad=st.sampled_from([math.nan, math.inf]))
