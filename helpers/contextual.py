@@ -152,7 +152,8 @@ def train_bilm(
     stream = torch.cat([encode_words(vocab, doc) for doc in corpus])  # (N,) documents joined
     n_seq = len(stream) // seq_len
     if n_seq < 2:
-        raise validate.ArgumentValueError(f"The corpus has {len(stream)} tokens: fewer than two sequences of {seq_len}.")
+        raise validate.ArgumentValueError(
+            f"The corpus has {len(stream)} tokens: fewer than two sequences of {seq_len}.")
     seqs = stream[: n_seq * seq_len].view(n_seq, seq_len)  # (S, T)
     perm = torch.randperm(n_seq)
     n_val = max(1, n_seq // 50)

@@ -94,12 +94,14 @@ def my_pieces(batch: tuple, accum: int = 1) -> list[tuple[tuple, float]]:
     batch, even when the pieces are not equal (a short last batch).
     """
     if not isinstance(batch, (tuple, list)) or not batch:
-        raise validate.ArgumentTypeError(f"batch must be a tuple of tensors (examples along dim 0); got {validate._show(batch)}.")
+        raise validate.ArgumentTypeError(
+            f"batch must be a tuple of tensors (examples along dim 0); got {validate._show(batch)}.")
     accum = validate.positive_int("accum", accum)
     world, me = world_size(), rank()
     n = len(batch[0])
     if n < world * accum:
-        raise validate.ArgumentValueError(f"a batch of {n} examples cannot feed {world} processes x {accum} micro-batches.")
+        raise validate.ArgumentValueError(
+            f"a batch of {n} examples cannot feed {world} processes x {accum} micro-batches.")
     bounds = [round(i * n / (world * accum)) for i in range(world * accum + 1)]
     pieces = []
     for i in range(me * accum, (me + 1) * accum):

@@ -146,18 +146,20 @@ def check_labels(labels, num_labels: int, split: str = "train", require_all: boo
     arr = np.asarray(labels)
     if arr.size == 0:
         raise validate.ArgumentValueError(f"The {split} split is empty: nothing to fine-tune or evaluate on "
-                         f"(did a filter remove every example?).")
+                                          f"(did a filter remove every example?).")
     if not (np.issubdtype(arr.dtype, np.integer) or (arr.dtype == float and np.all(arr == arr.round()))):
         raise validate.ArgumentTypeError(f"{split} labels must be integers 0..{num_labels - 1}; got dtype {arr.dtype} "
-                        f"(e.g. {arr.flat[0]!r}). Map label names to integers first.")
+                                         f"(e.g. {arr.flat[0]!r}). Map label names to integers first.")
     arr = arr.astype(np.int64)
     bad = arr[(arr < 0) | (arr >= num_labels)]
     if bad.size:
-        raise validate.ArgumentValueError(f"{split} labels must lie in 0..{num_labels - 1}; found {sorted(set(bad.tolist()))[:5]}.")
+        raise validate.ArgumentValueError(
+            f"{split} labels must lie in 0..{num_labels - 1}; found {sorted(set(bad.tolist()))[:5]}.")
     missing = sorted(set(range(num_labels)) - set(arr.tolist()))
     if require_all and missing:
-        raise validate.ArgumentValueError(f"Class(es) {missing} never occur in the {split} split: the model cannot learn "
-                         f"them. Use a stratified split (helpers.data.sentiment does) or fewer labels.")
+        raise validate.ArgumentValueError(
+            f"Class(es) {missing} never occur in the {split} split: the model cannot learn "
+            f"them. Use a stratified split (helpers.data.sentiment does) or fewer labels.")
     return arr
 
 
@@ -306,7 +308,8 @@ def tuned_logistic_regression(x_train, y_train, x_val, y_val, c_grid: Sequence[f
     from sklearn.linear_model import LogisticRegression
 
     if np.shape(x_train)[0] == 0:
-        raise validate.ArgumentValueError("The training split is empty: there is nothing to fit a logistic regression on.")
+        raise validate.ArgumentValueError(
+            "The training split is empty: there is nothing to fit a logistic regression on.")
     fits = [LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train) for c in c_grid]
     return max(fits, key=lambda m: m.score(x_val, y_val))
 
@@ -354,8 +357,10 @@ def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs
         checkpoint_dir = validate.dir_path("checkpoint_dir", checkpoint_dir, writable=True)
     epochs, batch_size = validate.positive_int("epochs", epochs), validate.positive_int("batch_size", batch_size)
     lr, weight_decay = validate.positive("lr", lr), validate.non_negative("weight_decay", weight_decay)
-    max_length, patience = validate.positive_int("max_length", max_length), validate.non_negative_int("patience", patience)
-    max_steps, seed = validate.positive_int("max_steps", max_steps, optional=True), validate.non_negative_int("seed", seed)
+    max_length = validate.positive_int("max_length", max_length)
+    patience = validate.non_negative_int("patience", patience)
+    max_steps = validate.positive_int("max_steps", max_steps, optional=True)
+    seed = validate.non_negative_int("seed", seed)
     group_by_length = validate.boolean("group_by_length", group_by_length)
     for name, split in (("train", train), ("validation", validation)):
         if not (hasattr(split, "texts") and hasattr(split, "labels")):
@@ -415,7 +420,8 @@ def check_saved_model_dir(path: str | Path) -> Path:
     validate.dir_path("path", path)  # a file here: a clear error
     path = Path(path)
     if not path.is_dir():
-        raise validate.MissingFileError(f"No saved model folder at {path}. Save one with model.save_pretrained({str(path)!r}).")
+        raise validate.MissingFileError(
+            f"No saved model folder at {path}. Save one with model.save_pretrained({str(path)!r}).")
     missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
     if not any((path / f).exists() for f in WEIGHT_FILES):
         missing.append(" or ".join(WEIGHT_FILES))

@@ -122,8 +122,9 @@ class KVCache:
         B, H, T, D = k.shape
         end = self.pos + T
         if end > self.max_len:
-            raise validate.ArgumentValueError(f"the cache holds {self.max_len} positions; {self.pos} are used and {T} more "
-                             f"do not fit. Start a new cache (crop the context) first.")
+            raise validate.ArgumentValueError(
+                f"the cache holds {self.max_len} positions; {self.pos} are used and {T} more "
+                f"do not fit. Start a new cache (crop the context) first.")
         if self.k is None:
             self.k = torch.zeros(self.n_layer, B, H, self.max_len, D, dtype=k.dtype, device=k.device)
             self.v = torch.zeros_like(self.k)
@@ -173,8 +174,9 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
     if idx.dim() == 1:
         idx = idx[None]
     if idx.dim() != 2 or idx.shape[1] == 0:
-        raise validate.ArgumentValueError(f"the prompt is empty (idx of shape {tuple(idx.shape)}); give at least one token, "
-                         f"e.g. a beginning-of-text token.")
+        raise validate.ArgumentValueError(
+            f"the prompt is empty (idx of shape {tuple(idx.shape)}); give at least one token, "
+            f"e.g. a beginning-of-text token.")
     block = _block_size(model)
     if idx.shape[1] > block:
         warnings.warn(f"the prompt has {idx.shape[1]} tokens, more than the model's context of {block}; "

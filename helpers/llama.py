@@ -56,16 +56,19 @@ class LlamaConfig:
                                positives=("rope_theta", "rope_scaling", "norm_eps"), probabilities=("dropout",),
                                booleans=("tie_word_embeddings",), optional=("head_dim",))
         if self.n_head % self.n_kv_head:
-            raise validate.ArgumentValueError(f"n_head ({self.n_head}) must be divisible by n_kv_head ({self.n_kv_head}): "
-                             f"each key/value head serves the same number of query heads. Try n_kv_head "
-                             f"in {[d for d in range(1, self.n_head + 1) if self.n_head % d == 0]}.")
+            raise validate.ArgumentValueError(
+                f"n_head ({self.n_head}) must be divisible by n_kv_head ({self.n_kv_head}): "
+                f"each key/value head serves the same number of query heads. Try n_kv_head "
+                f"in {[d for d in range(1, self.n_head + 1) if self.n_head % d == 0]}.")
         if self.head_dim is None:
             if self.n_embd % self.n_head:
-                raise validate.ArgumentValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}), "
-                                 f"or give head_dim explicitly.")
+                raise validate.ArgumentValueError(
+                    f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}), "
+                    f"or give head_dim explicitly.")
             self.head_dim = self.n_embd // self.n_head
         if self.pos == "rope" and self.head_dim % 2:
-            raise validate.ArgumentValueError(f"RoPE rotates pairs of dimensions, so head_dim must be even; got {self.head_dim}.")
+            raise validate.ArgumentValueError(
+                f"RoPE rotates pairs of dimensions, so head_dim must be even; got {self.head_dim}.")
         for name, allowed in (("norm", ("rms", "layer")), ("pos", ("rope", "learned", "none")),
                               ("mlp", ("swiglu", "gelu"))):
             if getattr(self, name) not in allowed:
@@ -76,11 +79,12 @@ class LlamaConfig:
         """From a transformers ``LlamaConfig`` (e.g. ``model.config``); refuses other architectures."""
         if getattr(hf, "model_type", None) != "llama":
             raise validate.ArgumentValueError(f"expected a Llama-architecture config, got model_type "
-                             f"{getattr(hf, 'model_type', None)!r}.")
+                                              f"{getattr(hf, 'model_type', None)!r}.")
         rope = getattr(hf, "rope_parameters", None) or getattr(hf, "rope_scaling", None) or {}
         kind = rope.get("rope_type", rope.get("type", "default"))
         if kind not in ("default", "linear"):
-            raise validate.ArgumentValueError(f"the course's RoPE has default and linear scaling only; this model uses {kind!r}.")
+            raise validate.ArgumentValueError(
+                f"the course's RoPE has default and linear scaling only; this model uses {kind!r}.")
         theta = rope.get("rope_theta", getattr(hf, "rope_theta", 10_000.0))
         if getattr(hf, "hidden_act", "silu") != "silu" or getattr(hf, "attention_bias", False) \
                 or getattr(hf, "mlp_bias", False):
@@ -122,7 +126,8 @@ def rope_tables(n_positions: int, head_dim: int, theta: float = 10_000.0, scalin
     Pair i of a head (dimensions i and i + head_dim/2) turns by angle pos * theta^(-2i/head_dim):
     fast for the first pairs, slow for the last. The tables repeat the angles for both halves.
     """
-    n_positions, head_dim = validate.positive_int("n_positions", n_positions), validate.positive_int("head_dim", head_dim)
+    n_positions = validate.positive_int("n_positions", n_positions)
+    head_dim = validate.positive_int("head_dim", head_dim)
     validate.multiple_of("head_dim", head_dim, "2 (RoPE turns pairs)", 2)
     theta, scaling = validate.positive("theta", theta), validate.positive("scaling", scaling)
     inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim)
@@ -295,8 +300,8 @@ class Llama(nn.Module):
         start = kv_cache.pos if kv_cache is not None else 0
         if start + T > self.config.block_size:
             raise validate.ArgumentValueError(f"positions {start}..{start + T - 1} go past the context of "
-                             f"{self.config.block_size} tokens (block_size); crop the input to the "
-                             f"last {self.config.block_size - start} tokens.")
+                                              f"{self.config.block_size} tokens (block_size); crop the input to the "
+                                              f"last {self.config.block_size - start} tokens.")
         x = self.embed_tokens(idx)  # (B, T, n_embd)
         if self.wpe is not None:
             x = x + self.wpe(torch.arange(start, start + T, device=idx.device))
@@ -327,16 +332,19 @@ class Llama(nn.Module):
             if name == "lm_head.weight" and self.config.tie_word_embeddings:
                 continue  # the same tensor as embed_tokens.weight
             if name not in hf_state:
-                raise validate.UnknownNameError(f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
-                               f"Llama model with {self.config.n_layer} layers? It has e.g. "
-                               f"{sorted(hf_state)[:3]}.")
+                raise validate.UnknownNameError(
+                    f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
+                    f"Llama model with {self.config.n_layer} layers? It has e.g. "
+                    f"{sorted(hf_state)[:3]}.")
             if hf_state[name].shape != want.shape:
-                raise validate.ArgumentValueError(f"checkpoint tensor {name!r} has shape {tuple(hf_state[name].shape)}, "
-                                 f"the config makes it {tuple(want.shape)}; does the config match?")
+                raise validate.ArgumentValueError(
+                    f"checkpoint tensor {name!r} has shape {tuple(hf_state[name].shape)}, "
+                    f"the config makes it {tuple(want.shape)}; does the config match?")
         extra = [k for k in hf_state if k not in own and not k.endswith("rotary_emb.inv_freq")]
         if extra:
-            raise validate.ArgumentValueError(f"the checkpoint has {len(extra)} tensors the course's Llama has no place for, "
-                             f"first {extra[0]!r} {tuple(hf_state[extra[0]].shape)}.")
+            raise validate.ArgumentValueError(
+                f"the checkpoint has {len(extra)} tensors the course's Llama has no place for, "
+                f"first {extra[0]!r} {tuple(hf_state[extra[0]].shape)}.")
         self.load_state_dict({k: hf_state[k] for k in own if k in hf_state}, strict=False)
 
     @classmethod

@@ -169,7 +169,8 @@ def align_play(folio_text: str, modern_text: str, play: str = "play", threshold:
     Lines that are empty after cleaning, not in the Latin alphabet, or longer than ``max_chars`` (either
     side) are skipped and counted in ``skipped``; nothing here raises on odd text.
     """
-    validate.string("folio_text", folio_text, non_empty=False), validate.string("modern_text", modern_text, non_empty=False)
+    validate.string("folio_text", folio_text, non_empty=False)
+    validate.string("modern_text", modern_text, non_empty=False)
     play = validate.string("play", play)
     threshold, max_chars = validate.probability("threshold", threshold), validate.positive_int("max_chars", max_chars)
     if not 0.0 <= threshold <= 1.0:
@@ -258,8 +259,9 @@ def split_plays(plays: Sequence[str], n_val: int = 2, n_test: int = 3, seed: int
     seed = validate.non_negative_int("seed", seed)
     plays = sorted(plays)
     if n_val < 0 or n_test < 0 or n_val + n_test >= len(plays):
-        raise validate.ArgumentValueError(f"cannot hold out {n_val} validation and {n_test} test plays out of {len(plays)}: "
-                         f"at least one play must remain for training.")
+        raise validate.ArgumentValueError(
+            f"cannot hold out {n_val} validation and {n_test} test plays out of {len(plays)}: "
+            f"at least one play must remain for training.")
     order = plays[:]
     random.Random(seed).shuffle(order)
     out = {p: "train" for p in plays}

@@ -79,11 +79,12 @@ def causal_lm_batch(data: torch.Tensor, block_size: int, batch_size: int,
     Position t of y is the token that follows x[:, :t+1]; the model learns to predict it.
     """
     validate.tensor("data", data, dtype="integer", ndim=1)  # a 1-D stream of token ids
-    block_size, batch_size = validate.positive_int("block_size", block_size), validate.positive_int("batch_size", batch_size)
+    block_size = validate.positive_int("block_size", block_size)
+    batch_size = validate.positive_int("batch_size", batch_size)
     if len(data) <= block_size:
         raise validate.ArgumentValueError(f"the corpus has {len(data)} tokens, too short for block_size {block_size}: "
-                         f"each example needs block_size + 1 = {block_size + 1} tokens. Use more text "
-                         f"or a smaller block_size.")
+                                          f"each example needs block_size + 1 = {block_size + 1} tokens. Use more text "
+                                          f"or a smaller block_size.")
     ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator)  # (B,) start offsets
     offsets = ix[:, None] + torch.arange(block_size + 1)  # (B, T + 1)
     chunk = data[offsets]  # (B, T + 1)
@@ -108,12 +109,14 @@ def special_token_ids(vocab, needed: Sequence[str] = SPECIAL_TOKENS) -> dict[str
     if hasattr(vocab, "get_vocab"):
         vocab = vocab.get_vocab()
     if not isinstance(vocab, dict):
-        raise validate.ArgumentTypeError(f"vocab must be a dict token -> id or a tokenizer; got {type(vocab).__name__}.")
+        raise validate.ArgumentTypeError(
+            f"vocab must be a dict token -> id or a tokenizer; got {type(vocab).__name__}.")
     needed = validate.list_of_str("needed", needed)
     missing = [t for t in needed if t not in vocab]
     if missing:
-        raise validate.ArgumentValueError(f"the vocabulary lacks the special tokens {missing}; BERT pretraining needs "
-                         f"{list(needed)}. Add them (e.g. tokenizer.add_special_tokens) before training.")
+        raise validate.ArgumentValueError(
+            f"the vocabulary lacks the special tokens {missing}; BERT pretraining needs {list(needed)}. Add them "
+            f"(e.g. tokenizer.add_special_tokens) before training.")
     return {t: vocab[t] for t in needed}
 
 
@@ -131,7 +134,8 @@ def mask_tokens(input_ids: torch.Tensor, mask_token_id: int, vocab_size: int,
     vocab_size = validate.positive_int("vocab_size", vocab_size)
     mask_token_id = validate.integer("mask_token_id", mask_token_id)
     if not 0 <= mask_token_id < vocab_size:
-        raise validate.ArgumentValueError(f"mask_token_id {mask_token_id} is outside the vocabulary of {vocab_size} tokens.")
+        raise validate.ArgumentValueError(
+            f"mask_token_id {mask_token_id} is outside the vocabulary of {vocab_size} tokens.")
     if special_mask is not None and validate.tensor("special_mask", special_mask).shape != input_ids.shape:
         raise validate.ShapeError(f"special_mask {tuple(special_mask.shape)} must have the shape of input_ids "
                                   f"{tuple(input_ids.shape)}.")
@@ -199,8 +203,9 @@ def pack_documents(documents: Sequence[Sequence[int]], block_size: int, cls_id: 
     stream = torch.tensor([t for doc in documents for t in (*doc, sep_id)], dtype=torch.long)
     n = len(stream) // (block_size - 1)
     if n == 0:
-        raise validate.ArgumentValueError(f"the documents hold {len(stream)} tokens with their [SEP]s, fewer than one block "
-                         f"of block_size - 1 = {block_size - 1}; give more text or a smaller block_size.")
+        raise validate.ArgumentValueError(
+            f"the documents hold {len(stream)} tokens with their [SEP]s, fewer than one block "
+            f"of block_size - 1 = {block_size - 1}; give more text or a smaller block_size.")
     body = stream[: n * (block_size - 1)].view(n, block_size - 1)  # (n_blocks, block_size - 1)
     return torch.cat([torch.full((n, 1), cls_id, dtype=torch.long), body], dim=1)  # (n_blocks, block_size)
 

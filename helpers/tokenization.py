@@ -105,9 +105,10 @@ class BPETokenizer:
         model, pre = spec.get("model", {}), spec.get("pre_tokenizer") or {}
         if model.get("type") != "BPE" or pre.get("type") != "ByteLevel" or not pre.get("use_regex", True) \
                 or spec.get("normalizer"):
-            raise validate.ArgumentValueError(f"expected a byte-level BPE with GPT-2's pre-tokeniser and no normaliser; got model "
-                             f"{model.get('type')!r}, pre_tokenizer {pre.get('type')!r}, normalizer "
-                             f"{(spec.get('normalizer') or {}).get('type')!r}.")
+            raise validate.ArgumentValueError(
+                f"expected a byte-level BPE with GPT-2's pre-tokeniser and no normaliser; got model "
+                f"{model.get('type')!r}, pre_tokenizer {pre.get('type')!r}, normalizer "
+                f"{(spec.get('normalizer') or {}).get('type')!r}.")
         to_byte = {c: b for b, c in bytes_to_unicode().items()}
         tok = cls()
         tok.vocab = {i: bytes(to_byte[c] for c in t) for t, i in model["vocab"].items()}
@@ -136,7 +137,8 @@ class BPETokenizer:
         """Learn ``vocab_size - 256`` merges from ``texts`` (stops early when no pair occurs
         ``min_frequency`` times)."""
         vocab_size = validate.integer("vocab_size", vocab_size, low=256)  # the 256 bytes at least
-        min_frequency, progress = validate.positive_int("min_frequency", min_frequency), validate.boolean("progress", progress)
+        min_frequency = validate.positive_int("min_frequency", min_frequency)
+        progress = validate.boolean("progress", progress)
         texts = [texts] if isinstance(texts, str) else validate.list_of_str("texts", texts)
         counts = collections.Counter(w for t in texts for w in words(t))
         if not counts:
@@ -266,12 +268,14 @@ class BPETokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         """Token ids -> text (exactly the text encoded)."""
-        ids = validate.token_ids("ids", list(ids) if not isinstance(ids, (list, tuple, str)) and not hasattr(ids, "dtype")
-                                 else ids, min_len=0).tolist()
+        if not isinstance(ids, (list, tuple, str)) and not hasattr(ids, "dtype"):
+            ids = list(ids)  # a generator of ids
+        ids = validate.token_ids("ids", ids, min_len=0).tolist()
         try:
             raw = b"".join(self.vocab[int(i)] for i in ids)
         except KeyError as err:
-            raise validate.ArgumentValueError(f"token id {err.args[0]} is not in this vocabulary of {len(self)}.") from None
+            raise validate.ArgumentValueError(
+                f"token id {err.args[0]} is not in this vocabulary of {len(self)}.") from None
         return raw.decode("utf-8", errors="replace")
 
     def tokens(self, text: str) -> list[str]:

@@ -152,8 +152,10 @@ def random_batches(splits: dict, batch_size: int, device, mask_column: int = 1) 
     tuple of tensors (examples along dim 0). 2-D tensors are trimmed to the longest real sequence of the
     batch, read from the attention mask at ``mask_column``, so no step computes on padding it does not need."""
     if not isinstance(splits, dict):
-        raise validate.ArgumentTypeError(f"splits must be a dict split name -> tuple of tensors; got {type(splits).__name__}.")
-    batch_size, mask_column = validate.positive_int("batch_size", batch_size), validate.non_negative_int("mask_column", mask_column)
+        raise validate.ArgumentTypeError(
+            f"splits must be a dict split name -> tuple of tensors; got {type(splits).__name__}.")
+    batch_size = validate.positive_int("batch_size", batch_size)
+    mask_column = validate.non_negative_int("mask_column", mask_column)
 
     def get_batch(split, generator):
         columns = splits[split]
@@ -311,7 +313,8 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
                 raise validate.TrainingError(
                     f"get_batch('train', generator) gave no training example at step {step + 1} (got "
                     f"{validate._show(batch)}); it must return a tuple of tensors with examples along dim 0. "
-                    f"Is the training split empty?" + (f" The checkpoint at {ckpt_path} is kept." if step and ckpt_path else ""))
+                    f"Is the training split empty?"
+                    + (f" The checkpoint at {ckpt_path} is kept." if step and ckpt_path else ""))
             loss, parts = _batch_loss(net, batch, step_fn, device, cfg.grad_accum,
                                       backward=lambda l: scaler.scale(l).backward())
             if not math.isfinite(loss):

@@ -57,7 +57,8 @@ class Block(nn.Module):
     def __init__(self, n_embd: int, n_head: int, n_inner: int | None = None, dropout: float = 0.0,
                  bias: bool = True, norm_first: bool = True, eps: float = 1e-5):
         super().__init__()
-        n_embd, n_inner = validate.positive_int("n_embd", n_embd), validate.positive_int("n_inner", n_inner, optional=True)
+        n_embd = validate.positive_int("n_embd", n_embd)
+        n_inner = validate.positive_int("n_inner", n_inner, optional=True)
         norm_first, eps = validate.boolean("norm_first", norm_first), validate.positive("eps", eps)
         self.ln_1 = nn.LayerNorm(n_embd, eps=eps, bias=bias)
         self.attn = MultiHeadAttention(n_embd, n_head, dropout=dropout, bias=bias)
@@ -159,8 +160,9 @@ class GPT(nn.Module):
         B, T = idx.shape
         start = kv_cache.pos if kv_cache is not None else 0
         if start + T > self.config.block_size:
-            raise validate.ArgumentValueError(f"a sequence of {start + T} tokens is longer than block_size "
-                             f"{self.config.block_size}; crop it to the last {self.config.block_size}.")
+            raise validate.ArgumentValueError(
+                f"a sequence of {start + T} tokens is longer than block_size {self.config.block_size}; crop it "
+                f"to the last {self.config.block_size}.")
         pos = torch.arange(start, start + T, device=idx.device)  # (T,)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
         for i, block in enumerate(self.transformer.h):
@@ -204,9 +206,11 @@ class GPT(nn.Module):
         elif isinstance(source, dict):
             state = source
         else:
-            raise validate.ArgumentTypeError(f"source must be a transformers GPT-2 model or a state dict, got {type(source).__name__}.")
+            raise validate.ArgumentTypeError(
+                f"source must be a transformers GPT-2 model or a state dict, got {type(source).__name__}.")
         if config is None:
-            raise validate.ArgumentValueError("a bare state dict does not say how many heads the model has: pass config=GPTConfig(...).")
+            raise validate.ArgumentValueError(
+                "a bare state dict does not say how many heads the model has: pass config=GPTConfig(...).")
         state = {k.removeprefix("_orig_mod."): v for k, v in state.items()}  # torch.compile'd nanoGPT
         if not any(k.startswith("transformer.") for k in state):  # GPT2Model: no "transformer." prefix
             state = {("transformer." + k if not k.startswith("lm_head") else k): v for k, v in state.items()}
@@ -219,14 +223,16 @@ class GPT(nn.Module):
             if name not in state:
                 if name == "lm_head.weight":  # tied: the token embedding matrix
                     continue
-                raise validate.UnknownNameError(f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
-                               f"GPT-2 / nanoGPT model with {config.n_layer} layers and bias={config.bias}?")
+                raise validate.UnknownNameError(
+                    f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
+                    f"GPT-2 / nanoGPT model with {config.n_layer} layers and bias={config.bias}?")
             w = state[name]
             if conv1d and name.endswith(cls.CONV1D):
                 w = w.t()
             if w.shape != want.shape:
-                raise validate.ArgumentValueError(f"checkpoint tensor {name!r} has shape {tuple(w.shape)}, the config makes "
-                                 f"it {tuple(want.shape)}; does the config match the checkpoint?")
+                raise validate.ArgumentValueError(
+                    f"checkpoint tensor {name!r} has shape {tuple(w.shape)}, the config makes "
+                    f"it {tuple(want.shape)}; does the config match the checkpoint?")
             new[name] = w
         new.setdefault("lm_head.weight", new["transformer.wte.weight"])
         model.load_state_dict(new)
@@ -264,10 +270,11 @@ class EncoderConfig:
     def from_hf(cls, hf: dict) -> "EncoderConfig":
         """From a Hugging Face BERT config.json dict (unknown keys are ignored)."""
         if hf.get("hidden_act", "gelu") != "gelu":
-            raise validate.ArgumentValueError(f"the course's encoder uses GELU; this checkpoint wants {hf['hidden_act']!r}.")
+            raise validate.ArgumentValueError(
+                f"the course's encoder uses GELU; this checkpoint wants {hf['hidden_act']!r}.")
         if hf.get("position_embedding_type", "absolute") != "absolute":
             raise validate.ArgumentValueError("the course's encoder has absolute positions only; this checkpoint uses "
-                             f"{hf['position_embedding_type']!r}.")
+                                              f"{hf['position_embedding_type']!r}.")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in hf.items() if k in known}
         kwargs["dropout"] = hf.get("hidden_dropout_prob", cls.dropout)
@@ -331,14 +338,15 @@ class Encoder(nn.Module):
         T = input_ids.shape[1]
         if T > self.config.max_position_embeddings:
             raise validate.ArgumentValueError(f"{T} tokens is more than max_position_embeddings "
-                             f"({self.config.max_position_embeddings}); truncate the input.")
+                                              f"({self.config.max_position_embeddings}); truncate the input.")
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         mask = None
         if attention_mask is not None:
             if attention_mask.shape != input_ids.shape:
-                raise validate.ArgumentValueError(f"attention_mask {tuple(attention_mask.shape)} must have the shape of "
-                                 f"input_ids {tuple(input_ids.shape)}.")
+                raise validate.ArgumentValueError(
+                    f"attention_mask {tuple(attention_mask.shape)} must have the shape of "
+                    f"input_ids {tuple(input_ids.shape)}.")
             mask = padding_mask(attention_mask)  # (B, 1, 1, T): no query looks at a padded key
         return self.embeddings(input_ids, token_type_ids), mask
 
@@ -392,8 +400,9 @@ class Encoder(nn.Module):
         missing = [s for srcs in self._hf_name_map(self.config.num_hidden_layers).values()
                    for s in srcs if s not in hf_state]
         if missing:
-            raise validate.UnknownNameError(f"the checkpoint lacks {len(missing)} BERT parameters, e.g. "
-                           f"{missing[:3]}; is it a BERT encoder with {self.config.num_hidden_layers} layers?")
+            raise validate.UnknownNameError(
+                f"the checkpoint lacks {len(missing)} BERT parameters, e.g. {missing[:3]}; is it a BERT encoder "
+                f"with {self.config.num_hidden_layers} layers?")
         for name, srcs in self._hf_name_map(self.config.num_hidden_layers).items():
             want = own[name].shape
             part = torch.Size([want[0] // len(srcs), *want[1:]])  # each of q, k, v is a third
@@ -426,7 +435,8 @@ class Encoder(nn.Module):
         or pytorch_model.bin), in eval mode. ``config`` overrides config.json."""
         path = Path(path)
         if not path.is_dir():
-            raise validate.MissingFileError(f"No checkpoint folder at {path}; for MiniLM use helpers.data.minilm_dir().")
+            raise validate.MissingFileError(
+                f"No checkpoint folder at {path}; for MiniLM use helpers.data.minilm_dir().")
         if config is None:
             config = EncoderConfig.from_hf(json.loads((path / "config.json").read_text()))
         if (path / "model.safetensors").exists():

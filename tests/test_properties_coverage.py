@@ -11,7 +11,8 @@ from pathlib import Path
 import helpers
 from _properties import COVERED, EXEMPT, EXEMPT_PREFIXES, defined_in, public_functions
 
-PROPERTY_FILES = sorted(p.stem for p in Path(__file__).parent.glob("test_properties_*.py") if p.stem != Path(__file__).stem)
+PROPERTY_FILES = sorted(p.stem for p in Path(__file__).parent.glob("test_properties_*.py")
+                        if p.stem != Path(__file__).stem)
 
 
 def helpers_modules() -> list:

@@ -44,7 +44,8 @@ CONFIG_FIELDS = one_bad(max_iters=bad_int(1), batch_size=bad_int(1), learning_ra
                         lr_decay_iters=bad_int(1, optional=True), decay=st.text(max_size=5),
                         weight_decay=bad_real(0.0), beta1=bad_real(0.0, 1.0), grad_clip=bad_real(0.0),
                         grad_accum=bad_int(1), eval_interval=bad_int(0), eval_iters=bad_int(1),
-                        ckpt_interval=bad_int(0), seed=bad_int(0), max_seconds=bad_real(0.0, low_open=True, optional=True),
+                        ckpt_interval=bad_int(0), seed=bad_int(0),
+                        max_seconds=bad_real(0.0, low_open=True, optional=True),
                         compile=BAD_BOOL, best_mode=st.text(max_size=4), patience=bad_int(0))
 
 
@@ -409,7 +410,8 @@ def test_bpe(tmp_path, texts, extra, bad, bad_texts):
 @covers(C, "lm_targets", "BiLMConfig", "BiLM", "encode_words")
 @FAST
 @given(B=st.integers(1, 3), t=st.integers(1, 6),
-       bad=one_bad(vocab_size=bad_int(2), emb_dim=bad_int(1), hidden=bad_int(1), proj=bad_int(1), dropout=BAD_PROBABILITY))
+       bad=one_bad(vocab_size=bad_int(2), emb_dim=bad_int(1), hidden=bad_int(1), proj=bad_int(1),
+                   dropout=BAD_PROBABILITY))
 def test_bilm_parts(B, t, bad):
     from helpers.embeddings import Vocab
 

@@ -147,7 +147,8 @@ def test_fine_tune(tokenizer, tmp_path, bad):
 def test_distillation(tokenizer, B, K, bad):
     s, t = torch.randn(B, K), torch.randn(B, K)
     loss = DI.distillation_loss(s, t, torch.zeros(B, dtype=torch.long))
-    assert math.isfinite(loss.item()) and DI.distillation_loss(t, t, None, alpha=1.0).item() == pytest.approx(0, abs=1e-5)
+    assert math.isfinite(loss.item())
+    assert DI.distillation_loss(t, t, None, alpha=1.0).item() == pytest.approx(0, abs=1e-5)
     name, value = bad
     refuses(lambda: DI.distillation_loss(s, t, torch.zeros(B, dtype=torch.long), **{name: value}), name)
     refuses(lambda: DI.distillation_loss(s, t[:, :-1], None, alpha=1.0), "teacher logits")
