@@ -50,6 +50,11 @@ was given, what is allowed and what to do. Each is also the built-in error Pytho
     TrainingError        (a RuntimeError) training that would otherwise fail silently: a NaN or
                          infinite loss, no training example; says when, and the last finite loss
     data.MissingAssetError  (an ImportError) a data package is not installed; says the pip command
+    checks.CheckFailed      (an AssertionError) an exercise answer that is not right yet, with a hint
+    checks.UnknownExercise  (an ArgumentValueError) no exercise has that id; the closest are suggested
+
+``helpers.validation`` is a package split by idea (errors, values, sequences, tensors, paths); every
+check is importable from it directly, e.g. ``validation.positive_int("epochs", epochs)``.
 """
 
 __version__ = "0.1.0"

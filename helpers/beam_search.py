@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from . import validation as validate
 from .generation import sample_next
 
 StepFn = Callable[[torch.Tensor, object], tuple[torch.Tensor, object]]
@@ -33,6 +34,7 @@ StepFn = Callable[[torch.Tensor, object], tuple[torch.Tensor, object]]
 
 def map_tensors(state, fn):
     """Apply ``fn`` to every tensor in a nested structure of dicts, lists and tuples."""
+    validate.callable_("fn", fn)
     if isinstance(state, torch.Tensor):
         return fn(state)
     if isinstance(state, dict):
@@ -44,15 +46,13 @@ def map_tensors(state, fn):
 
 def reorder_rows(state, index: torch.Tensor):
     """Every tensor of the state, its rows gathered by ``index`` (rows,)."""
+    validate.tensor("index", index, dtype="integer", ndim=1)  # (rows,)
     return map_tensors(state, lambda t: t.index_select(0, index.to(t.device)))
 
 
 def _check(bos_id: int, eos_id: int, max_new_tokens: int) -> None:
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}.")
-    for name, v in (("bos_id", bos_id), ("eos_id", eos_id)):
-        if not isinstance(v, int) or v < 0:
-            raise ValueError(f"{name} must be a token id (a whole number >= 0), got {v!r}.")
+    validate.positive_int("max_new_tokens", max_new_tokens)  # NumPy integers are fine
+    validate.non_negative_int("bos_id", bos_id), validate.non_negative_int("eos_id", eos_id)  # token ids
 
 
 def _strip(seq: list[int], eos_id: int) -> list[int]:
@@ -66,6 +66,7 @@ def greedy_decode(step: StepFn, state, n_rows: int, bos_id: int, eos_id: int, ma
 
     Returns one list of token ids per row, without BOS and EOS.
     """
+    validate.callable_("step", step), validate.positive_int("n_rows", n_rows)
     _check(bos_id, eos_id, max_new_tokens)
     tokens = torch.full((n_rows,), bos_id, dtype=torch.long, device=device)
     out = torch.empty(n_rows, 0, dtype=torch.long, device=device)
@@ -82,11 +83,8 @@ def greedy_decode(step: StepFn, state, n_rows: int, bos_id: int, eos_id: int, ma
 
 
 def check_beam(beam_width: int, length_penalty: float) -> None:
-    if not isinstance(beam_width, int) or isinstance(beam_width, bool) or beam_width < 1:
-        raise ValueError(f"beam_width must be a whole number >= 1 (1 is greedy decoding), got {beam_width!r}.")
-    if not isinstance(length_penalty, (int, float)) or not math.isfinite(length_penalty) or length_penalty < 0:
-        raise ValueError(f"length_penalty must be a number >= 0 (0: raw log-probability, 1: per token), "
-                         f"got {length_penalty!r}.")
+    validate.positive_int("beam_width", beam_width)  # 1 is greedy decoding
+    validate.non_negative("length_penalty", length_penalty)  # 0: raw log-probability, 1: per token
 
 
 @torch.no_grad()
@@ -99,6 +97,7 @@ def beam_search(step: StepFn, state, n_sentences: int, bos_id: int, eos_id: int,
     repeated ``beam_width`` times, e.g. ``repeat_interleave``). Returns one list of token ids per
     sentence (no BOS, no EOS); with ``return_scores`` also their length-normalised log-probabilities.
     """
+    validate.callable_("step", step), validate.positive_int("n_sentences", n_sentences)
     check_beam(beam_width, length_penalty)
     _check(bos_id, eos_id, max_new_tokens)
     B, k = n_sentences, beam_width

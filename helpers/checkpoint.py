@@ -27,6 +27,8 @@ from typing import Callable
 
 import torch
 
+from . import validation as validate
+
 FORMAT = "llm-course-checkpoint/2"
 
 
@@ -36,9 +38,8 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     Readers see the old file or the whole new one, never half of one; on any error (Ctrl-C too)
     the temporary file is removed and ``path`` is left as it was.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give the path of a file to write.")
+    path = validate.file_path("path", path, must_exist=False)  # a folder here: a PathError
+    validate.callable_("write", write)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)
@@ -51,13 +52,15 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     return path
 
 
-def check_checkpoint_path(path, what: str = "ckpt_path") -> Path | None:
-    """``path`` as a Path, or a clear ValueError if it names a folder (a checkpoint is one file)."""
+def check_checkpoint_path(path, what: str = "ckpt_path", writable: bool = False) -> Path | None:
+    """``path`` as a Path (None stays None), or a PathError if it names a folder (a checkpoint is one
+    file, e.g. ``run/last.safetensors``). ``writable``: its folder is created now and must be writable,
+    so that a run fails before its first step rather than at its first save."""
     if path is None:
         return None
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{what} must be a file such as {path / 'last.safetensors'}, but {path} is a folder.")
+    path = validate.file_path(what, path, must_exist=False)
+    if writable:
+        validate.dir_path(f"the folder of {what}", path.parent, writable=True)
     return path
 
 
@@ -119,6 +122,10 @@ def save_checkpoint(path, model, optimizer=None, step: int = 0, generator: torch
     a distributed run (rank order); by default this process's own."""
     from safetensors.torch import save_file
 
+    path = check_checkpoint_path(path, "path")
+    step = validate.non_negative_int("step", step)
+    if not isinstance(model, torch.nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     # clone: tied weights share memory, which safetensors refuses; each key gets its own copy
     out = {f"model.{k}": v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     meta: dict = {"format": FORMAT, "step": step, "config": config_dict(model), "extra": extra or {},
@@ -149,9 +156,7 @@ def checkpoint_info(path) -> dict:
     Raises ValueError for a file that is not a whole course checkpoint."""
     from safetensors import safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
+    path = validate.file_path("path", path)  # a folder or a missing file: a clear error, not OSError
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -206,7 +211,10 @@ def load_checkpoint(path, model, optimizer=None, generator: torch.Generator | No
     extra tensors into the dict ``tensors``). Nothing is loaded unless the whole file is readable and
     fits the model. ``rank``: whose torch RNG state to restore in a distributed run (rank 0's if the
     run that saved it had fewer processes). Returns the JSON part (``step``, ``config``, ``extra``)."""
-    path = Path(path)
+    path = validate.file_path("path", path)
+    if not isinstance(model, torch.nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+    rank = validate.non_negative_int("rank", rank)
     meta = checkpoint_info(path)
     saved = _read_tensors(path)
     state = {k[len("model."):]: v for k, v in saved.items() if k.startswith("model.")}

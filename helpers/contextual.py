@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import validation as validate
 from .device import get_device
 from .embeddings import Vocab, _check_corpus, _check_positive_int, check_word
 from .training import TrainConfig, epoch_batches
@@ -35,6 +36,7 @@ def lm_targets(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     forward[t] = ids[t + 1] (the next word), backward[t] = ids[t - 1] (the previous word); the
     positions with nothing to predict hold -100, which ``cross_entropy`` ignores.
     """
+    validate.tensor("ids", ids, dtype="integer", ndim=2)  # (batch, words)
     fwd = torch.full_like(ids, IGNORE)
     bwd = torch.full_like(ids, IGNORE)
     fwd[:, :-1] = ids[:, 1:]
@@ -51,12 +53,19 @@ class BiLMConfig:
     dropout: float = 0.1
     cutoffs: list[int] = field(default_factory=list)  # adaptive softmax clusters (by frequency)
 
+    def __post_init__(self):
+        validate.config_fields(self, positive_ints=("emb_dim", "hidden", "proj"), probabilities=("dropout",))
+        self.vocab_size = validate.integer("BiLMConfig.vocab_size", self.vocab_size, low=2)  # <unk> and a word
+        self.cutoffs = [validate.positive_int("BiLMConfig.cutoffs[i]", c) for c in self.cutoffs]
+
 
 class BiLM(nn.Module):
     """Forward and backward LSTM language models over shared word embeddings and output layer."""
 
     def __init__(self, cfg: BiLMConfig):
         super().__init__()
+        if not isinstance(cfg, BiLMConfig):
+            raise validate.ArgumentTypeError(f"cfg must be a BiLMConfig; got {type(cfg).__name__}.")
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
         self.fwd = nn.LSTM(cfg.emb_dim, cfg.hidden, batch_first=True)
@@ -101,6 +110,9 @@ class BiLMResult:
 
 def encode_words(vocab: Vocab, words: Sequence[str]) -> torch.Tensor:
     """Ids of ``words`` for the BiLM: a vocabulary word's id + 1, or 0 for <unk>."""
+    if not isinstance(vocab, Vocab):
+        raise validate.ArgumentTypeError(f"vocab must be a helpers.embeddings.Vocab; got {type(vocab).__name__}.")
+    words = validate.list_of_str("words", words, min_len=0, hint="Split a sentence first: sentence.split().")
     return torch.tensor([vocab.index.get(w, -1) + 1 for w in words], dtype=torch.long)
 
 
@@ -131,13 +143,17 @@ def train_bilm(
     _check_positive_int("epochs", epochs, 1)
     _check_positive_int("emb_dim", emb_dim, 1, 10_000)
     _check_positive_int("hidden", hidden, 1, 10_000)
+    max_vocab, min_count = validate.positive_int("max_vocab", max_vocab), validate.positive_int("min_count", min_count)
+    max_steps, lr = validate.positive_int("max_steps", max_steps, optional=True), validate.positive("lr", lr)
+    seed, progress = validate.non_negative_int("seed", seed), validate.boolean("progress", progress)
     dev = torch.device(device) if device is not None else get_device()
     torch.manual_seed(seed)
     vocab = Vocab.from_corpus(corpus, min_count=min_count, max_size=max_vocab)
     stream = torch.cat([encode_words(vocab, doc) for doc in corpus])  # (N,) documents joined
     n_seq = len(stream) // seq_len
     if n_seq < 2:
-        raise ValueError(f"The corpus has {len(stream)} tokens: fewer than two sequences of {seq_len}.")
+        raise validate.ArgumentValueError(
+            f"The corpus has {len(stream)} tokens: fewer than two sequences of {seq_len}.")
     seqs = stream[: n_seq * seq_len].view(n_seq, seq_len)  # (S, T)
     perm = torch.randperm(n_seq)
     n_val = max(1, n_seq // 50)
@@ -171,10 +187,11 @@ def train_bilm(
 def embed_sentence(model: BiLM, vocab: Vocab, words: Sequence[str], layer: str = "context") -> torch.Tensor:
     """One vector per word of a sentence: (T, E) for ``layer="static"`` (the embedding table),
     (T, 2H) for ``"context"`` (forward and backward states joined)."""
-    if isinstance(words, str):
-        raise TypeError("Give the sentence as a list of words, e.g. 'the river bank'.split().")
-    if len(words) == 0:
-        raise ValueError("The sentence is empty.")
+    words = validate.list_of_str("words", words, hint="Give the sentence as a list of words, e.g. "
+                                                      "'the river bank'.split().")  # not empty
+    validate.one_of("layer", layer, ("static", "context"))
+    if not isinstance(model, BiLM):
+        raise validate.ArgumentTypeError(f"model must be a BiLM (train_bilm(...).model); got {type(model).__name__}.")
     model.eval()
     dev = next(model.parameters()).device
     ids = encode_words(vocab, [w.lower() for w in words]).unsqueeze(0).to(dev)  # (1, T)
@@ -183,13 +200,15 @@ def embed_sentence(model: BiLM, vocab: Vocab, words: Sequence[str], layer: str =
         return x[0].cpu()
     if layer == "context":
         return torch.cat([h_fwd, h_bwd], dim=-1)[0].cpu()  # (T, 2H)
-    raise ValueError(f"layer must be 'static' or 'context', not {layer!r}.")
+    raise validate.ArgumentValueError(f"layer must be 'static' or 'context', not {layer!r}.")
 
 
 def word_in_context(model: BiLM, vocab: Vocab, sentence: str, word: str, layer: str = "context") -> torch.Tensor:
     """The vector of ``word`` (its first occurrence) in ``sentence``, a string of words."""
+    sentence, word = validate.string("sentence", sentence), validate.string("word", word)
+    validate.one_of("layer", layer, ("static", "context"))
     words = sentence.lower().split()
     if word not in words:
-        raise ValueError(f"{word!r} does not occur in the sentence {sentence!r}.")
+        raise validate.ArgumentValueError(f"word {word!r} does not occur in the sentence {sentence!r}.")
     check_word(word, vocab.index)
     return embed_sentence(model, vocab, words, layer)[words.index(word)]

@@ -23,6 +23,8 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
+from . import validation as validate
+
 FORBIDDEN = -1e4  # the score of a forbidden move: exp(-1e4) is 0, and a finite number keeps gradients finite
 
 
@@ -30,10 +32,11 @@ def bio_allowed(labels: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Which moves a BIO tag sequence may make: (allowed start (L,), allowed transitions (L, L)).
 
     I-X may only follow B-X or I-X, and may not start a sentence; every other move is allowed."""
+    labels = validate.list_of_str("labels", labels, hint="e.g. tagging.label_list(['PER'])")
     def kind(tag):
         prefix, _, t = str(tag).partition("-")
         if tag != "O" and (prefix not in ("B", "I") or not t):
-            raise ValueError(f"{tag!r} is not a BIO label; labels are 'O', 'B-TYPE' or 'I-TYPE'.")
+            raise validate.ArgumentValueError(f"{tag!r} is not a BIO label; labels are 'O', 'B-TYPE' or 'I-TYPE'.")
         return prefix, t
 
     parsed = [kind(tag) for tag in labels]
@@ -51,8 +54,7 @@ class CRF(nn.Module):
     def __init__(self, num_tags: int, allowed_start: torch.Tensor | None = None,
                  allowed_transitions: torch.Tensor | None = None):
         super().__init__()
-        if num_tags < 1:
-            raise ValueError(f"num_tags must be at least 1, got {num_tags}.")
+        num_tags = validate.positive_int("num_tags", num_tags)
         self.num_tags = num_tags
         self.start = nn.Parameter(torch.zeros(num_tags))  # (L,) score of the first tag
         self.end = nn.Parameter(torch.zeros(num_tags))  # (L,) score of the last tag
@@ -61,7 +63,7 @@ class CRF(nn.Module):
         trans_ok = (torch.ones(num_tags, num_tags, dtype=torch.bool) if allowed_transitions is None
                     else allowed_transitions.bool())
         if start_ok.shape != (num_tags,) or trans_ok.shape != (num_tags, num_tags):
-            raise ValueError(f"allowed_start must have shape ({num_tags},) and allowed_transitions "
+            raise validate.ArgumentValueError(f"allowed_start must have shape ({num_tags},) and allowed_transitions "
                              f"({num_tags}, {num_tags}); got {tuple(start_ok.shape)} and {tuple(trans_ok.shape)}.")
         self.register_buffer("start_penalty", (~start_ok).float() * FORBIDDEN)  # 0 or -1e4
         self.register_buffer("transition_penalty", (~trans_ok).float() * FORBIDDEN)
@@ -78,29 +80,29 @@ class CRF(nn.Module):
 
     def _check(self, emissions: torch.Tensor, mask: torch.Tensor | None, tags: torch.Tensor | None = None):
         if emissions.dim() != 3 or emissions.size(-1) != self.num_tags:
-            raise ValueError(f"emissions must have shape (batch, words, {self.num_tags}), got "
+            raise validate.ArgumentValueError(f"emissions must have shape (batch, words, {self.num_tags}), got "
                              f"{tuple(emissions.shape)}.")
         batch, words = emissions.shape[:2]
         if mask is None:
             mask = torch.ones(batch, words, dtype=torch.bool, device=emissions.device)
         mask = mask.bool()
         if mask.shape != (batch, words):
-            raise ValueError(f"mask must have shape {(batch, words)} like the emissions, got {tuple(mask.shape)}.")
+            raise validate.ArgumentValueError(f"mask must have shape {(batch, words)} like the emissions, got {tuple(mask.shape)}.")
         if words == 0 or not mask[:, 0].all():
             empty = [] if words == 0 else (~mask[:, 0]).nonzero().flatten().tolist()[:5]
-            raise ValueError(f"sequences of length zero (rows {empty or 'all'}): every sentence needs at "
+            raise validate.ArgumentValueError(f"sequences of length zero (rows {empty or 'all'}): every sentence needs at "
                              f"least one word; drop empty sentences before tagging.")
         if (mask[:, 1:] & ~mask[:, :-1]).any():
             rows = (mask[:, 1:] & ~mask[:, :-1]).any(1).nonzero().flatten().tolist()[:5]
-            raise ValueError(f"the mask of rows {rows} is not a prefix (True, ..., True, False, ...): pad "
+            raise validate.ArgumentValueError(f"the mask of rows {rows} is not a prefix (True, ..., True, False, ...): pad "
                              f"sentences at the end, and mark only the real words True.")
         if tags is not None:
             if tags.shape != (batch, words):
-                raise ValueError(f"tags must have shape {(batch, words)}, got {tuple(tags.shape)}.")
+                raise validate.ArgumentValueError(f"tags must have shape {(batch, words)}, got {tuple(tags.shape)}.")
             real = tags[mask]
             bad = real[(real < 0) | (real >= self.num_tags)]
             if bad.numel():
-                raise ValueError(f"tags outside the label set 0..{self.num_tags - 1}: "
+                raise validate.ArgumentValueError(f"tags outside the label set 0..{self.num_tags - 1}: "
                                  f"{sorted(set(bad.tolist()))[:5]}. Map every tag to its id first.")
         return mask
 
@@ -165,6 +167,8 @@ class CRF(nn.Module):
 
 def invalid_transitions(tag_sequences: Sequence[Sequence[str]]) -> int:
     """How many moves in BIO tag sequences are invalid: an I-X that does not follow B-X or I-X."""
+    if isinstance(tag_sequences, str) or any(isinstance(t, str) for t in tag_sequences):
+        raise validate.ArgumentTypeError("tag_sequences must be a list of tag lists, one list of tags per sentence.")
     count = 0
     for tags in tag_sequences:
         previous = "O"

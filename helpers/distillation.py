@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import validation as validate
 from .device import get_device
 from .finetuning import Encoded, SequenceClassifier, count_parameters, predict_logits, trim_batch
 
@@ -33,15 +34,18 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
                       temperature: float = 2.0, alpha: float = 0.9) -> torch.Tensor:
     """Hinton's loss for logits (batch, classes): alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) *
     cross-entropy with the labels (leave ``labels`` None with alpha = 1 for soft targets only)."""
+    validate.tensor("student_logits", student_logits, dtype="float", ndim=2)  # (batch, classes)
+    validate.tensor("teacher_logits", teacher_logits, dtype="float")
+    temperature, alpha = validate.positive("temperature", temperature), validate.probability("alpha", alpha)
     if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}.")
+        raise validate.ArgumentValueError(f"temperature must be positive, got {temperature}.")
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}.")
+        raise validate.ArgumentValueError(f"alpha must lie in [0, 1], got {alpha}.")
     if student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"student logits {tuple(student_logits.shape)} and teacher logits "
+        raise validate.ArgumentValueError(f"student logits {tuple(student_logits.shape)} and teacher logits "
                          f"{tuple(teacher_logits.shape)} must have the same shape.")
     if labels is None and alpha < 1:
-        raise ValueError("Give the labels, or alpha=1 to learn from the teacher's soft targets only.")
+        raise validate.ArgumentValueError("Give the labels, or alpha=1 to learn from the teacher's soft targets only.")
     log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)  # (batch, classes)
     p_teacher = F.softmax(teacher_logits.float() / temperature, dim=-1)
     kl = (p_teacher * (torch.log(p_teacher.clamp_min(1e-12)) - log_p_student)).sum(-1).mean()
@@ -55,19 +59,23 @@ def shrink(model: SequenceClassifier, n_layers: int = 2, embedding_rank: int | N
     """A smaller copy of a transformers-encoder classifier: its first ``n_layers`` blocks and, with
     ``embedding_rank``, its token embeddings factorised (vocab x rank, then rank x hidden, from a
     truncated SVD of the originals: ALBERT's factorised embedding). The head is copied as it is."""
+    n_layers = validate.positive_int("n_layers", n_layers)
+    embedding_rank = validate.positive_int("embedding_rank", embedding_rank, optional=True)
+    if not isinstance(model, nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a SequenceClassifier; got {type(model).__name__}.")
     student = copy.deepcopy(model).cpu()
     encoder = student.encoder
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
     if layers is None:
-        raise TypeError("shrink needs a transformers BERT-style encoder (encoder.encoder.layer).")
+        raise validate.ArgumentTypeError("shrink needs a transformers BERT-style encoder (encoder.encoder.layer).")
     if not 1 <= n_layers <= len(layers):
-        raise ValueError(f"n_layers must lie in 1..{len(layers)}, got {n_layers}.")
+        raise validate.ArgumentValueError(f"n_layers must lie in 1..{len(layers)}, got {n_layers}.")
     encoder.encoder.layer = nn.ModuleList(list(layers)[:n_layers])
     encoder.config.num_hidden_layers = n_layers
     if embedding_rank is not None:
         table = encoder.embeddings.word_embeddings.weight.detach()  # (vocab, hidden)
         if not 1 <= embedding_rank < table.size(1):
-            raise ValueError(f"embedding_rank must lie in 1..{table.size(1) - 1}, got {embedding_rank}.")
+            raise validate.ArgumentValueError(f"embedding_rank must lie in 1..{table.size(1) - 1}, got {embedding_rank}.")
         u, s, vh = torch.linalg.svd(table, full_matrices=False)  # table = u diag(s) vh
         small = nn.Embedding(table.size(0), embedding_rank)
         up = nn.Linear(embedding_rank, table.size(1), bias=False)
@@ -84,11 +92,17 @@ def distil(student: nn.Module, train: Encoded, teacher_logits: torch.Tensor | No
     """Train ``student`` with the course's loop (``helpers.pretraining.train``): the distillation loss
     against ``teacher_logits`` (n, classes) of the training examples, or with ``teacher_logits=None``
     the cross-entropy with the labels only (the same student on hard labels, for comparison)."""
+    for name, split in (("train", train), ("validation", validation)):
+        if not isinstance(split, Encoded):
+            raise validate.ArgumentTypeError(f"{name} must be an Encoded batch (finetuning.encode); got {type(split).__name__}.")
+    temperature, alpha = validate.positive("temperature", temperature), validate.probability("alpha", alpha)
+    epochs, batch_size = validate.positive("epochs", epochs), validate.positive_int("batch_size", batch_size)
+    lr, seed, progress = validate.positive("lr", lr), validate.non_negative_int("seed", seed), validate.boolean("progress", progress)
     from .pretraining import TrainConfig
     from .pretraining import train as train_loop
 
     if teacher_logits is not None and len(teacher_logits) != len(train.labels):
-        raise ValueError(f"{len(teacher_logits)} teacher logits for {len(train.labels)} training examples.")
+        raise validate.ArgumentValueError(f"{len(teacher_logits)} teacher logits for {len(train.labels)} training examples.")
     device = torch.device(device) if device is not None else get_device()
     student.to(device)
     targets = teacher_logits if teacher_logits is not None else torch.zeros(len(train.labels), 1)
@@ -117,6 +131,8 @@ def distil(student: nn.Module, train: Encoded, teacher_logits: torch.Tensor | No
 def quantize(model: nn.Module) -> nn.Module:
     """A copy of ``model`` on the CPU with int8 weights in every ``nn.Linear`` (dynamic quantisation:
     activations are quantised on the fly, per batch). Embeddings and layer norms stay in float32."""
+    if not isinstance(model, nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     import warnings
 
     from torch.ao.quantization import quantize_dynamic
@@ -128,6 +144,8 @@ def quantize(model: nn.Module) -> nn.Module:
 
 def footprint(model: nn.Module) -> dict:
     """Parameters (quantised Linear weights counted too) and the size of the saved state dict, in MB."""
+    if not isinstance(model, nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     fd, path = tempfile.mkstemp(suffix=".pt")
     os.close(fd)
     try:
@@ -146,6 +164,9 @@ def footprint(model: nn.Module) -> dict:
 def ms_per_sentence(model: nn.Module, batch: Encoded, batch_size: int = 32, repeats: int = 1) -> float:
     """Milliseconds per sentence to classify ``batch`` on the CPU in batches of ``batch_size``
     (the best of ``repeats`` runs, after one warm-up batch)."""
+    if not isinstance(batch, Encoded):
+        raise validate.ArgumentTypeError(f"batch must be an Encoded batch (finetuning.encode); got {type(batch).__name__}.")
+    batch_size, repeats = validate.positive_int("batch_size", batch_size), validate.positive_int("repeats", repeats)
     model = model.cpu().eval()
     predict_logits(model, Encoded(batch.input_ids[:batch_size], batch.attention_mask[:batch_size],
                                   batch.labels[:batch_size], 0), batch_size, device="cpu")  # warm-up

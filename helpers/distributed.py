@@ -18,6 +18,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from . import validation as validate
+
 
 def launched() -> bool:
     """True when a launcher (torchrun, accelerate) started this process as one of several."""
@@ -50,6 +52,7 @@ def local_device() -> torch.device:
 
 def init(device: torch.device) -> bool:
     """Join the process group the launcher set up (once); True if this run has several processes."""
+    device = validate.device("device", device)
     if launched() and not dist.is_initialized():
         backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
         if torch.device(device).type == "cuda":
@@ -61,6 +64,9 @@ def init(device: torch.device) -> bool:
 def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """The model in DistributedDataParallel when several processes run, else the model itself.
     DDP broadcasts rank 0's weights at the start and averages gradients during backward()."""
+    if not isinstance(model, torch.nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+    device = validate.device("device", device)
     if not active():
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
@@ -70,9 +76,10 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 def check_divides(global_batch: int, accum: int = 1) -> None:
     """A clear error if the global batch cannot be cut evenly between processes and micro-batches."""
+    global_batch, accum = validate.positive_int("global_batch", global_batch), validate.positive_int("accum", accum)
     world = world_size()
     if global_batch % (world * accum):
-        raise ValueError(
+        raise validate.ArgumentValueError(
             f"the global batch of {global_batch} examples does not divide among {world} processes x {accum} "
             f"micro-batches = {world * accum} equal shares; choose batch_size a multiple of {world * accum} "
             f"(or another number of processes / grad_accum).")
@@ -86,10 +93,15 @@ def my_pieces(batch: tuple, accum: int = 1) -> list[tuple[tuple, float]]:
     sum(weight * mean loss of the piece) / world_size over all pieces is the mean loss of the whole
     batch, even when the pieces are not equal (a short last batch).
     """
+    if not isinstance(batch, (tuple, list)) or not batch:
+        raise validate.ArgumentTypeError(
+            f"batch must be a tuple of tensors (examples along dim 0); got {validate._show(batch)}.")
+    accum = validate.positive_int("accum", accum)
     world, me = world_size(), rank()
     n = len(batch[0])
     if n < world * accum:
-        raise ValueError(f"a batch of {n} examples cannot feed {world} processes x {accum} micro-batches.")
+        raise validate.ArgumentValueError(
+            f"a batch of {n} examples cannot feed {world} processes x {accum} micro-batches.")
     bounds = [round(i * n / (world * accum)) for i in range(world * accum + 1)]
     pieces = []
     for i in range(me * accum, (me + 1) * accum):
@@ -101,6 +113,7 @@ def my_pieces(batch: tuple, accum: int = 1) -> list[tuple[tuple, float]]:
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     """The sum of ``t`` over all processes (in place; ``t`` itself when there is one process)."""
+    validate.tensor("t", t)
     if active():
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import validation as validate
 from .device import autocast, get_device
 from .training import TrainConfig, epoch_batches
 from .training import train as train_loop
@@ -40,7 +41,7 @@ def encoder_hidden_size(encoder: nn.Module) -> int:
     config = getattr(encoder, "config", None)
     size = getattr(config, "hidden_size", None)
     if size is None:
-        raise ValueError("Cannot tell the encoder's hidden size; pass hidden_size= explicitly.")
+        raise validate.ArgumentValueError("Cannot tell the encoder's hidden size; pass hidden_size= explicitly.")
     return int(size)
 
 
@@ -54,10 +55,10 @@ class SequenceClassifier(nn.Module):
     def __init__(self, encoder: nn.Module, num_labels: int = 2, pooling: str = "mean",
                  dropout: float = 0.1, hidden_size: int | None = None):
         super().__init__()
-        if pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}.")
-        if num_labels < 2:
-            raise ValueError(f"a classifier needs at least 2 labels, got num_labels={num_labels}.")
+        validate.one_of("pooling", pooling, ("mean", "cls"))
+        num_labels = validate.integer("num_labels", num_labels, low=2)  # a classifier needs 2 labels or more
+        dropout = validate.probability("dropout", dropout)
+        hidden_size = validate.positive_int("hidden_size", hidden_size, optional=True)
         self.encoder, self.pooling, self.num_labels = encoder, pooling, num_labels
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size or encoder_hidden_size(encoder), num_labels)
@@ -73,12 +74,16 @@ class SequenceClassifier(nn.Module):
 
 def freeze(module: nn.Module) -> nn.Module:
     """Stop training ``module``'s parameters (for example the encoder: head-only fine-tuning)."""
+    if not isinstance(module, nn.Module):
+        raise validate.ArgumentTypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
     for p in module.parameters():
         p.requires_grad_(False)
     return module
 
 
 def unfreeze(module: nn.Module) -> nn.Module:
+    if not isinstance(module, nn.Module):
+        raise validate.ArgumentTypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
     for p in module.parameters():
         p.requires_grad_(True)
     return module
@@ -86,6 +91,8 @@ def unfreeze(module: nn.Module) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(trainable, total) parameters, each shared tensor counted once."""
+    if not isinstance(model, nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     seen, trainable, total = set(), 0, 0
     for p in model.parameters():
         if id(p) in seen:
@@ -112,6 +119,8 @@ def add_lora(model: SequenceClassifier, r: int = 8, alpha: int = 16, dropout: fl
     """
     from peft import LoraConfig, inject_adapter_in_model
 
+    r, alpha = validate.positive_int("r", r), validate.positive("alpha", alpha)
+    dropout = validate.probability("dropout", dropout)
     if target_modules is None:
         names = {n for n, _ in model.encoder.named_modules()}
         target_modules = LORA_TARGETS["course"] if any(n.endswith("c_attn") for n in names) \
@@ -131,21 +140,26 @@ def add_lora(model: SequenceClassifier, r: int = 8, alpha: int = 16, dropout: fl
 def check_labels(labels, num_labels: int, split: str = "train", require_all: bool = True) -> np.ndarray:
     """Labels as an int64 array, with clear errors for non-integers, values out of range, and a
     class missing from the training split."""
+    num_labels = validate.positive_int("num_labels", num_labels)
+    if isinstance(labels, (str, bytes)):
+        raise validate.ArgumentTypeError(f"{split} labels must be integers 0..{num_labels - 1}, not a string.")
     arr = np.asarray(labels)
     if arr.size == 0:
-        raise ValueError(f"The {split} split is empty: nothing to fine-tune or evaluate on "
-                         f"(did a filter remove every example?).")
+        raise validate.ArgumentValueError(f"The {split} split is empty: nothing to fine-tune or evaluate on "
+                                          f"(did a filter remove every example?).")
     if not (np.issubdtype(arr.dtype, np.integer) or (arr.dtype == float and np.all(arr == arr.round()))):
-        raise TypeError(f"{split} labels must be integers 0..{num_labels - 1}; got dtype {arr.dtype} "
-                        f"(e.g. {arr.flat[0]!r}). Map label names to integers first.")
+        raise validate.ArgumentTypeError(f"{split} labels must be integers 0..{num_labels - 1}; got dtype {arr.dtype} "
+                                         f"(e.g. {arr.flat[0]!r}). Map label names to integers first.")
     arr = arr.astype(np.int64)
     bad = arr[(arr < 0) | (arr >= num_labels)]
     if bad.size:
-        raise ValueError(f"{split} labels must lie in 0..{num_labels - 1}; found {sorted(set(bad.tolist()))[:5]}.")
+        raise validate.ArgumentValueError(
+            f"{split} labels must lie in 0..{num_labels - 1}; found {sorted(set(bad.tolist()))[:5]}.")
     missing = sorted(set(range(num_labels)) - set(arr.tolist()))
     if require_all and missing:
-        raise ValueError(f"Class(es) {missing} never occur in the {split} split: the model cannot learn "
-                         f"them. Use a stratified split (helpers.data.sentiment does) or fewer labels.")
+        raise validate.ArgumentValueError(
+            f"Class(es) {missing} never occur in the {split} split: the model cannot learn "
+            f"them. Use a stratified split (helpers.data.sentiment does) or fewer labels.")
     return arr
 
 
@@ -161,8 +175,10 @@ def encode(tokenizer, texts: Sequence[str], labels, num_labels: int, max_length:
            split: str = "train") -> Encoded:
     """Tokenise ``texts`` to at most ``max_length`` tokens (padding to the longest), counting how
     many had to be truncated, and check the labels."""
+    texts = validate.list_of_str("texts", texts, min_len=0)  # an empty split is refused by check_labels
+    max_length = validate.positive_int("max_length", max_length)
     if len(texts) != len(labels):
-        raise ValueError(f"{len(texts)} texts but {len(labels)} labels in the {split} split.")
+        raise validate.ArgumentValueError(f"{len(texts)} texts but {len(labels)} labels in the {split} split.")
     y = check_labels(labels, num_labels, split, require_all=(split == "train"))
     limit = getattr(tokenizer, "model_max_length", max_length) or max_length
     max_length = min(max_length, limit)
@@ -181,6 +197,10 @@ def trim_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[t
     out and real tokens keep their positions); on Rotten Tomatoes sentences a training step on the
     CPU costs a sixth less (and half with ``length_batches(..., group_by_length=True)``).
     Only trailing columns go, so a left-padded batch is left as it is."""
+    validate.tensor("input_ids", input_ids, dtype="integer", ndim=2)
+    if validate.tensor("attention_mask", attention_mask, ndim=2).shape != input_ids.shape:
+        raise validate.ShapeError(f"attention_mask {tuple(attention_mask.shape)} must have the shape of input_ids "
+                                  f"{tuple(input_ids.shape)}.")
     real = attention_mask.any(0).nonzero()  # columns holding at least one real token
     width = int(real[-1]) + 1 if len(real) else 1
     return input_ids[:, :width], attention_mask[:, :width]
@@ -193,6 +213,7 @@ def length_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Gene
     each run of 50 batches is sorted by length before cutting, so a batch holds texts of similar
     length and trimming leaves little padding; the batches' order is shuffled again.
     ``generator=None`` keeps the given order (no shuffle)."""
+    batch_size = validate.positive_int("batch_size", batch_size)
     n = len(lengths)
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     if group_by_length:
@@ -212,6 +233,11 @@ def length_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Gene
 
 def classification_metrics(y_true, y_pred) -> dict:
     """Accuracy, macro precision, recall and F1, and the confusion matrix (scikit-learn)."""
+    if isinstance(y_true, str) or isinstance(y_pred, str):
+        raise validate.ArgumentTypeError("y_true and y_pred must be arrays of labels, not strings.")
+    if len(y_true) != len(y_pred) or len(y_true) == 0:
+        raise validate.ArgumentValueError(f"y_pred must have one label per y_true label; got {len(y_pred)} for "
+                                          f"{len(y_true)} (and at least one).")
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
@@ -225,6 +251,10 @@ def predict_logits(model: nn.Module, batch: Encoded, batch_size: int = 64, devic
     """Logits (n, num_labels) for every example of ``batch``, in its order. Texts are run in order of
     length and each batch is trimmed to its longest (``trim_batch``): the same logits, less padding.
     ``progress``: the label of a progress bar (none by default)."""
+    if not isinstance(batch, Encoded):
+        raise validate.ArgumentTypeError(f"batch must be an Encoded batch (from encode); got {type(batch).__name__}. "
+                                         f"For raw texts use predict_proba(model, tokenizer, texts).")
+    batch_size = validate.positive_int("batch_size", batch_size)
     device = device or next(model.parameters()).device
     model.eval()
     by_length = length_batches(batch.attention_mask.sum(1), batch_size, group_by_length=True)
@@ -243,6 +273,8 @@ def predict(model: nn.Module, batch: Encoded, batch_size: int = 64, device=None)
 
 
 def _unlabelled(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
+    texts = validate.list_of_str("texts", texts)  # a bare string would give one prediction per character
+    max_length = validate.positive_int("max_length", max_length)
     enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
     return Encoded(enc["input_ids"], enc["attention_mask"], torch.zeros(len(texts), dtype=torch.long), 0)
 
@@ -258,6 +290,7 @@ def sentence_vectors(encoder: nn.Module, tokenizer, texts: Sequence[str], max_le
     """Pooled sentence vectors (n, hidden) from an encoder left as it is: the features of a linear probe.
     The same pooling as ``SequenceClassifier`` (its head taken off), the same trimmed batches; the encoder
     is left in eval mode (no dropout)."""
+    texts = validate.list_of_str("texts", texts)
     pooled = SequenceClassifier(encoder, pooling=pooling)
     pooled.head = nn.Identity()  # the classifier now returns its pooled vector, (batch, hidden)
     return predict_logits(pooled, _unlabelled(tokenizer, texts, max_length), batch_size, progress=progress)
@@ -269,16 +302,23 @@ C_GRID = (1 / 16, 1 / 4, 1, 4, 16, 64)  # inverse regularisation strengths tried
 def tuned_logistic_regression(x_train, y_train, x_val, y_val, c_grid: Sequence[float] = C_GRID):
     """A scikit-learn logistic regression fitted on the training split, with the C of ``c_grid`` that
     scores best on the validation split: a linear head trained to convergence, its strength tuned."""
+    c_grid = [validate.positive("c_grid", c) for c in c_grid]
+    if not c_grid:
+        raise validate.ArgumentValueError("c_grid is empty: give at least one inverse regularisation strength C.")
     from sklearn.linear_model import LogisticRegression
 
     if np.shape(x_train)[0] == 0:
-        raise ValueError("The training split is empty: there is nothing to fit a logistic regression on.")
+        raise validate.ArgumentValueError(
+            "The training split is empty: there is nothing to fit a logistic regression on.")
     fits = [LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train) for c in c_grid]
     return max(fits, key=lambda m: m.score(x_val, y_val))
 
 
 def evaluate(model: SequenceClassifier, tokenizer, data, max_length: int = 64, batch_size: int = 64) -> dict:
     """Metrics of ``model`` on a LabelledTexts split (see ``classification_metrics``)."""
+    if not (hasattr(data, "texts") and hasattr(data, "labels")):
+        raise validate.ArgumentTypeError(f"data must be a labelled split with .texts and .labels (data.LabelledTexts); "
+                                         f"got {type(data).__name__}.")
     enc = encode(tokenizer, data.texts, data.labels, model.num_labels, max_length, split="evaluation")
     return classification_metrics(enc.labels.numpy(), predict(model, enc, batch_size))
 
@@ -313,13 +353,29 @@ def fine_tune(model: SequenceClassifier, tokenizer, train, validation, *, epochs
     Every batch is trimmed to its longest text (``trim_batch``). ``group_by_length=True`` also
     batches texts of similar length together (see ``length_batches``): on short, varied texts such
     as review sentences that roughly halves the time per epoch, at the price of less random batches."""
-    if checkpoint_dir is not None and Path(checkpoint_dir).is_file():
-        raise ValueError(f"checkpoint_dir must be a folder, but {checkpoint_dir} is a file.")
+    if checkpoint_dir is not None:  # first: a file here used to fail only after a whole epoch
+        checkpoint_dir = validate.dir_path("checkpoint_dir", checkpoint_dir, writable=True)
+    epochs, batch_size = validate.positive_int("epochs", epochs), validate.positive_int("batch_size", batch_size)
+    lr, weight_decay = validate.positive("lr", lr), validate.non_negative("weight_decay", weight_decay)
+    max_length = validate.positive_int("max_length", max_length)
+    patience = validate.non_negative_int("patience", patience)
+    max_steps = validate.positive_int("max_steps", max_steps, optional=True)
+    seed = validate.non_negative_int("seed", seed)
+    group_by_length = validate.boolean("group_by_length", group_by_length)
+    for name, split in (("train", train), ("validation", validation)):
+        if not (hasattr(split, "texts") and hasattr(split, "labels")):
+            raise validate.ArgumentTypeError(f"{name} must be a labelled split with .texts and .labels "
+                                             f"(helpers.data.LabelledTexts); got {type(split).__name__}.")
+        if len(split.texts) == 0:
+            raise validate.ArgumentValueError(f"{name} is empty: no text to fine-tune or evaluate on (did a "
+                                              f"filter remove every example?).")
+    if not (isinstance(model, nn.Module) and hasattr(model, "num_labels")):
+        raise validate.ArgumentTypeError(f"model must be a SequenceClassifier; got {type(model).__name__}.")
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("No parameter of the model is trainable: unfreeze the head (or add LoRA).")
+        raise validate.ArgumentValueError("No parameter of the model is trainable: unfreeze the head (or add LoRA).")
     tr = encode(tokenizer, train.texts, train.labels, model.num_labels, max_length, "train")
     va = encode(tokenizer, validation.texts, validation.labels, model.num_labels, max_length, "validation")
     steps_per_epoch = -(-len(tr.labels) // batch_size)
@@ -361,14 +417,16 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 def check_saved_model_dir(path: str | Path) -> Path:
     """A ``save_pretrained`` folder that has what loading needs, or a clear error naming what is missing."""
+    validate.dir_path("path", path)  # a file here: a clear error
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"No saved model folder at {path}. Save one with model.save_pretrained({str(path)!r}).")
+        raise validate.MissingFileError(
+            f"No saved model folder at {path}. Save one with model.save_pretrained({str(path)!r}).")
     missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
     if not any((path / f).exists() for f in WEIGHT_FILES):
         missing.append(" or ".join(WEIGHT_FILES))
     if not any((path / f).exists() for f in TOKENIZER_FILES):
         missing.append(" or ".join(TOKENIZER_FILES) + " (save the tokenizer too: tokenizer.save_pretrained)")
     if missing:
-        raise FileNotFoundError(f"The saved model folder {path} is missing: {', '.join(missing)}.")
+        raise validate.MissingFileError(f"The saved model folder {path} is missing: {', '.join(missing)}.")
     return path

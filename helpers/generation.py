@@ -25,21 +25,26 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from . import validation as validate
 
-def check_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None) -> None:
-    """Raise ValueError for sampling parameters out of range."""
-    if not (isinstance(temperature, (int, float)) and temperature > 0 and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}; for the single most "
-                         f"likely token use greedy=True instead of temperature 0.")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a whole number >= 1 (or None for no limit), got {top_k!r}.")
-    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
-        raise ValueError(f"top_p must lie in (0, 1] (1 keeps every token), got {top_p!r}.")
+
+def check_sampling(temperature: float = 1.0, top_k: int | None = None,
+                   top_p: float | None = None) -> tuple[float, int | None, float | None]:
+    """The sampling parameters as Python numbers (NumPy ones are fine), or the course's error for a
+    value out of range. -> (temperature, top_k, top_p)."""
+    try:
+        temperature = validate.positive("temperature", temperature)
+    except validate.CourseError as err:
+        raise type(err)(f"{err} For the single most likely token use greedy=True instead of temperature 0.") from None
+    top_k = validate.positive_int("top_k", top_k, optional=True)  # None: no limit
+    top_p = validate.real("top_p", top_p, low=0, high=1, low_open=True, optional=True)  # 1 keeps every token
+    return temperature, top_k, top_p
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """logits (..., vocab) -> same shape, everything below the k-th largest set to -inf."""
-    k = min(k, logits.size(-1))
+    validate.tensor("logits", logits, dtype="float", min_ndim=1)
+    k = min(validate.positive_int("k", k), logits.size(-1))
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest
     return logits.masked_fill(logits < kth, float("-inf"))
 
@@ -49,6 +54,8 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 
     The most likely token is always kept. logits (..., vocab) -> same shape with -inf elsewhere.
     """
+    validate.tensor("logits", logits, dtype="float", min_ndim=1)
+    p = validate.real("p", p, low=0, high=1, low_open=True)
     if p >= 1.0:
         return logits
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., vocab)
@@ -62,9 +69,10 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
                 top_p: float | None = None, greedy: bool = False,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """logits (batch, vocab) of the last position -> next token ids (batch, 1)."""
-    if greedy:
+    validate.tensor("logits", logits, dtype="float", ndim=2)
+    if validate.boolean("greedy", greedy):
         return logits.argmax(dim=-1, keepdim=True)
-    check_sampling(temperature, top_k, top_p)
+    temperature, top_k, top_p = check_sampling(temperature, top_k, top_p)
     logits = logits.float() / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
@@ -101,8 +109,7 @@ class KVCache:
     """
 
     def __init__(self, n_layer: int, max_len: int):
-        if max_len < 1:
-            raise ValueError(f"max_len must be at least 1 position, got {max_len}.")
+        n_layer, max_len = validate.positive_int("n_layer", n_layer), validate.positive_int("max_len", max_len)
         self.n_layer, self.max_len = n_layer, max_len
         self.pos = 0  # positions cached so far (the same in every layer after advance)
         self.k = self.v = None
@@ -115,8 +122,9 @@ class KVCache:
         B, H, T, D = k.shape
         end = self.pos + T
         if end > self.max_len:
-            raise ValueError(f"the cache holds {self.max_len} positions; {self.pos} are used and {T} more "
-                             f"do not fit. Start a new cache (crop the context) first.")
+            raise validate.ArgumentValueError(
+                f"the cache holds {self.max_len} positions; {self.pos} are used and {T} more "
+                f"do not fit. Start a new cache (crop the context) first.")
         if self.k is None:
             self.k = torch.zeros(self.n_layer, B, H, self.max_len, D, dtype=k.dtype, device=k.device)
             self.v = torch.zeros_like(self.k)
@@ -155,15 +163,20 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
     the window (so past the context the two may differ). ``stop_token`` ends generation once every
     row has produced it (rows that finished early are padded with it).
     """
-    if not greedy:
-        check_sampling(temperature, top_k, top_p)
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}.")
+    if not validate.boolean("greedy", greedy):
+        temperature, top_k, top_p = check_sampling(temperature, top_k, top_p)
+    max_new_tokens = validate.non_negative_int("max_new_tokens", max_new_tokens)
+    use_cache = validate.boolean("use_cache", use_cache)
+    stop_token = validate.non_negative_int("stop_token", stop_token, optional=True)
+    if not isinstance(idx, torch.Tensor):  # a list of ids is fine; text is not
+        idx = validate.token_ids("idx", idx, min_len=0)
+    validate.tensor("idx", idx, dtype="integer", ndim=(1, 2))
     if idx.dim() == 1:
         idx = idx[None]
     if idx.dim() != 2 or idx.shape[1] == 0:
-        raise ValueError(f"the prompt is empty (idx of shape {tuple(idx.shape)}); give at least one token, "
-                         f"e.g. a beginning-of-text token.")
+        raise validate.ArgumentValueError(
+            f"the prompt is empty (idx of shape {tuple(idx.shape)}); give at least one token, "
+            f"e.g. a beginning-of-text token.")
     block = _block_size(model)
     if idx.shape[1] > block:
         warnings.warn(f"the prompt has {idx.shape[1]} tokens, more than the model's context of {block}; "
@@ -202,10 +215,11 @@ def total_nll(model, ids: torch.Tensor, block_size: int | None = None, batch_siz
     The stream is cut into windows of block_size + 1 tokens that overlap by one, so every token but
     the first is predicted exactly once (from the tokens before it in its window).
     """
-    ids = ids.flatten()
-    block = block_size or _block_size(model)
+    ids = validate.token_ids("ids", ids, min_len=0).flatten()
+    block = validate.positive_int("block_size", block_size, optional=True) or _block_size(model)
+    batch_size = validate.positive_int("batch_size", batch_size)
     if len(ids) < 2:
-        raise ValueError("perplexity needs at least two tokens.")
+        raise validate.ArgumentValueError(f"ids holds {len(ids)} token(s); perplexity needs at least two tokens.")
     device = next(model.parameters()).device
     starts = list(range(0, len(ids) - 1, block))
     was_training = model.training
@@ -232,6 +246,8 @@ def perplexity(model, ids: torch.Tensor, block_size: int | None = None, n_chars:
     Per-token perplexity depends on the tokeniser (a character model predicts ~4x more, easier
     tokens than a BPE model); ``exp(total NLL / characters)`` does not, so two models compare on it.
     """
+    n_chars = validate.positive_int("n_chars", n_chars, optional=True)
+    n_words = validate.positive_int("n_words", n_words, optional=True)
     nll, count = total_nll(model, ids, block_size, batch_size)
     out = {"nll": nll, "tokens": count, "loss": nll / count, "ppl_token": math.exp(nll / count)}
     if n_chars:

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import validation as validate
 from .generation import KVCache
 
 
@@ -50,36 +51,44 @@ class LlamaConfig:
 
     def __post_init__(self):
         """Clear errors for shapes that cannot work, before any tensor is made."""
+        validate.config_fields(self, positive_ints=("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head",
+                                                    "n_embd", "head_dim", "mlp_hidden"),
+                               positives=("rope_theta", "rope_scaling", "norm_eps"), probabilities=("dropout",),
+                               booleans=("tie_word_embeddings",), optional=("head_dim",))
         if self.n_head % self.n_kv_head:
-            raise ValueError(f"n_head ({self.n_head}) must be divisible by n_kv_head ({self.n_kv_head}): "
-                             f"each key/value head serves the same number of query heads. Try n_kv_head "
-                             f"in {[d for d in range(1, self.n_head + 1) if self.n_head % d == 0]}.")
+            raise validate.ArgumentValueError(
+                f"n_head ({self.n_head}) must be divisible by n_kv_head ({self.n_kv_head}): "
+                f"each key/value head serves the same number of query heads. Try n_kv_head "
+                f"in {[d for d in range(1, self.n_head + 1) if self.n_head % d == 0]}.")
         if self.head_dim is None:
             if self.n_embd % self.n_head:
-                raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}), "
-                                 f"or give head_dim explicitly.")
+                raise validate.ArgumentValueError(
+                    f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}), "
+                    f"or give head_dim explicitly.")
             self.head_dim = self.n_embd // self.n_head
         if self.pos == "rope" and self.head_dim % 2:
-            raise ValueError(f"RoPE rotates pairs of dimensions, so head_dim must be even; got {self.head_dim}.")
+            raise validate.ArgumentValueError(
+                f"RoPE rotates pairs of dimensions, so head_dim must be even; got {self.head_dim}.")
         for name, allowed in (("norm", ("rms", "layer")), ("pos", ("rope", "learned", "none")),
                               ("mlp", ("swiglu", "gelu"))):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
+                raise validate.ArgumentValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
 
     @classmethod
     def from_hf(cls, hf) -> "LlamaConfig":
         """From a transformers ``LlamaConfig`` (e.g. ``model.config``); refuses other architectures."""
         if getattr(hf, "model_type", None) != "llama":
-            raise ValueError(f"expected a Llama-architecture config, got model_type "
-                             f"{getattr(hf, 'model_type', None)!r}.")
+            raise validate.ArgumentValueError(f"expected a Llama-architecture config, got model_type "
+                                              f"{getattr(hf, 'model_type', None)!r}.")
         rope = getattr(hf, "rope_parameters", None) or getattr(hf, "rope_scaling", None) or {}
         kind = rope.get("rope_type", rope.get("type", "default"))
         if kind not in ("default", "linear"):
-            raise ValueError(f"the course's RoPE has default and linear scaling only; this model uses {kind!r}.")
+            raise validate.ArgumentValueError(
+                f"the course's RoPE has default and linear scaling only; this model uses {kind!r}.")
         theta = rope.get("rope_theta", getattr(hf, "rope_theta", 10_000.0))
         if getattr(hf, "hidden_act", "silu") != "silu" or getattr(hf, "attention_bias", False) \
                 or getattr(hf, "mlp_bias", False):
-            raise ValueError("the course's Llama has SiLU gates and no biases; this config differs.")
+            raise validate.ArgumentValueError("the course's Llama has SiLU gates and no biases; this config differs.")
         return cls(vocab_size=hf.vocab_size, block_size=hf.max_position_embeddings,
                    n_layer=hf.num_hidden_layers, n_head=hf.num_attention_heads,
                    n_kv_head=hf.num_key_value_heads or hf.num_attention_heads, n_embd=hf.hidden_size,
@@ -98,6 +107,7 @@ class RMSNorm(nn.Module):
 
     def __init__(self, dim: int, eps: float = 1e-5):
         super().__init__()
+        dim, eps = validate.positive_int("dim", dim), validate.positive("eps", eps)
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(dim))
 
@@ -116,6 +126,10 @@ def rope_tables(n_positions: int, head_dim: int, theta: float = 10_000.0, scalin
     Pair i of a head (dimensions i and i + head_dim/2) turns by angle pos * theta^(-2i/head_dim):
     fast for the first pairs, slow for the last. The tables repeat the angles for both halves.
     """
+    n_positions = validate.positive_int("n_positions", n_positions)
+    head_dim = validate.positive_int("head_dim", head_dim)
+    validate.multiple_of("head_dim", head_dim, "2 (RoPE turns pairs)", 2)
+    theta, scaling = validate.positive("theta", theta), validate.positive("scaling", scaling)
     inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim)
     pos = torch.arange(n_positions, dtype=torch.float32) / scaling  # (P,)
     angles = torch.outer(pos, inv_freq)  # (P, head_dim/2)
@@ -129,6 +143,11 @@ def apply_rope(x, cos, sin):
     The two halves of the head form pairs (x1, x2), each turned like a point in the plane:
     (x1 cos - x2 sin, x2 cos + x1 sin). This is transformers' "rotate_half" layout.
     """
+    validate.tensor("x", x, dtype="float", min_ndim=2)
+    for name, table in (("cos", cos), ("sin", sin)):
+        if validate.tensor(name, table, dtype="float").shape[-2:] != x.shape[-2:]:
+            raise validate.ShapeError(f"{name} {tuple(table.shape)} must be (tokens, head_dim) = {tuple(x.shape[-2:])} "
+                                      f"of x {tuple(x.shape)}; slice the tables to the positions of x.")
     x1, x2 = x.chunk(2, dim=-1)  # (B, H, T, head_dim/2) each
     rotated = torch.cat([-x2, x1], dim=-1)  # (B, H, T, head_dim)
     return x * cos + rotated * sin
@@ -139,6 +158,7 @@ class SwiGLU(nn.Module):
 
     def __init__(self, n_embd: int, hidden: int):
         super().__init__()
+        n_embd, hidden = validate.positive_int("n_embd", n_embd), validate.positive_int("hidden", hidden)
         self.gate_proj = nn.Linear(n_embd, hidden, bias=False)  # (.., n_embd) -> (.., hidden)
         self.up_proj = nn.Linear(n_embd, hidden, bias=False)
         self.down_proj = nn.Linear(hidden, n_embd, bias=False)  # back to (.., n_embd)
@@ -152,6 +172,7 @@ class GELUMLP(nn.Module):
 
     def __init__(self, n_embd: int, hidden: int):
         super().__init__()
+        n_embd, hidden = validate.positive_int("n_embd", n_embd), validate.positive_int("hidden", hidden)
         self.c_fc = nn.Linear(n_embd, hidden, bias=False)
         self.c_proj = nn.Linear(hidden, n_embd, bias=False)
 
@@ -162,7 +183,15 @@ class GELUMLP(nn.Module):
 def repeat_kv(x, n_rep: int):
     """(batch, n_kv_head, tokens, head_dim) -> (batch, n_kv_head * n_rep, ...): each key/value head
     repeated for the n_rep query heads that share it (GQA). No copy when n_rep is 1 (plain MHA)."""
+    validate.tensor("x", x, ndim=4)
+    n_rep = validate.positive_int("n_rep", n_rep)
     return x if n_rep == 1 else x.repeat_interleave(n_rep, dim=1)
+
+
+def _check_layer(c, layer) -> None:
+    if not isinstance(c, LlamaConfig):
+        raise validate.ArgumentTypeError(f"c must be a LlamaConfig; got {type(c).__name__}.")
+    validate.integer("layer", layer, 0, c.n_layer - 1)
 
 
 class Attention(nn.Module):
@@ -170,6 +199,7 @@ class Attention(nn.Module):
 
     def __init__(self, c: LlamaConfig, layer: int):
         super().__init__()
+        _check_layer(c, layer)
         self.layer, self.n_head, self.n_kv_head, self.head_dim = layer, c.n_head, c.n_kv_head, c.head_dim
         self.q_proj = nn.Linear(c.n_embd, c.n_head * c.head_dim, bias=False)
         self.k_proj = nn.Linear(c.n_embd, c.n_kv_head * c.head_dim, bias=False)  # fewer heads: GQA
@@ -207,6 +237,7 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, c: LlamaConfig, layer: int):
         super().__init__()
+        _check_layer(c, layer)
         norm = (lambda: RMSNorm(c.n_embd, c.norm_eps)) if c.norm == "rms" else \
             (lambda: nn.LayerNorm(c.n_embd, eps=c.norm_eps, bias=False))
         self.input_layernorm = norm()
@@ -230,6 +261,8 @@ class Llama(nn.Module):
 
     def __init__(self, config: LlamaConfig):
         super().__init__()
+        if not isinstance(config, LlamaConfig):
+            raise validate.ArgumentTypeError(f"config must be a LlamaConfig; got {type(config).__name__}.")
         self.config = c = config
         self.embed_tokens = nn.Embedding(c.vocab_size, c.n_embd)
         self.wpe = nn.Embedding(c.block_size, c.n_embd) if c.pos == "learned" else None
@@ -262,14 +295,13 @@ class Llama(nn.Module):
         With a kv_cache, idx holds only the new tokens: positions continue from ``kv_cache.pos``,
         the cache grows by T, and only the last position's logits are computed (B, 1, vocab).
         """
-        if idx.dim() != 2:
-            raise ValueError(f"idx must be (batch, tokens) token ids, got shape {tuple(idx.shape)}.")
+        validate.tensor("idx", idx, dtype="integer", ndim=2)  # (batch, tokens) token ids
         B, T = idx.shape
         start = kv_cache.pos if kv_cache is not None else 0
         if start + T > self.config.block_size:
-            raise ValueError(f"positions {start}..{start + T - 1} go past the context of "
-                             f"{self.config.block_size} tokens (block_size); crop the input to the "
-                             f"last {self.config.block_size - start} tokens.")
+            raise validate.ArgumentValueError(f"positions {start}..{start + T - 1} go past the context of "
+                                              f"{self.config.block_size} tokens (block_size); crop the input to the "
+                                              f"last {self.config.block_size - start} tokens.")
         x = self.embed_tokens(idx)  # (B, T, n_embd)
         if self.wpe is not None:
             x = x + self.wpe(torch.arange(start, start + T, device=idx.device))
@@ -300,16 +332,19 @@ class Llama(nn.Module):
             if name == "lm_head.weight" and self.config.tie_word_embeddings:
                 continue  # the same tensor as embed_tokens.weight
             if name not in hf_state:
-                raise KeyError(f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
-                               f"Llama model with {self.config.n_layer} layers? It has e.g. "
-                               f"{sorted(hf_state)[:3]}.")
+                raise validate.UnknownNameError(
+                    f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
+                    f"Llama model with {self.config.n_layer} layers? It has e.g. "
+                    f"{sorted(hf_state)[:3]}.")
             if hf_state[name].shape != want.shape:
-                raise ValueError(f"checkpoint tensor {name!r} has shape {tuple(hf_state[name].shape)}, "
-                                 f"the config makes it {tuple(want.shape)}; does the config match?")
+                raise validate.ArgumentValueError(
+                    f"checkpoint tensor {name!r} has shape {tuple(hf_state[name].shape)}, "
+                    f"the config makes it {tuple(want.shape)}; does the config match?")
         extra = [k for k in hf_state if k not in own and not k.endswith("rotary_emb.inv_freq")]
         if extra:
-            raise ValueError(f"the checkpoint has {len(extra)} tensors the course's Llama has no place for, "
-                             f"first {extra[0]!r} {tuple(hf_state[extra[0]].shape)}.")
+            raise validate.ArgumentValueError(
+                f"the checkpoint has {len(extra)} tensors the course's Llama has no place for, "
+                f"first {extra[0]!r} {tuple(hf_state[extra[0]].shape)}.")
         self.load_state_dict({k: hf_state[k] for k in own if k in hf_state}, strict=False)
 
     @classmethod
@@ -329,6 +364,7 @@ def load_smollm2(block_size: int = 2048, tiny: bool = False):
     tokenizer). transformers de-quantises the 4-bit file to float32; our model gets the same weights.
     ``block_size`` limits the context (and the RoPE tables) to what the course needs. ``tiny=True``:
     a 2-layer random LlamaForCausalLM with SmolLM2's tokenizer instead, seconds to make (test mode)."""
+    block_size, tiny = validate.positive_int("block_size", block_size), validate.boolean("tiny", tiny)
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig as HFLlamaConfig, LlamaForCausalLM
 
     from . import data

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
+from . import validation as validate
+
 # --------------------------------------------------------------------------------------------
 # Input checks
 # --------------------------------------------------------------------------------------------
@@ -30,17 +32,20 @@ from typing import Sequence
 
 def _check_corpus(hypotheses, references, hyp_name: str = "hypotheses") -> None:
     for name, texts in ((hyp_name, hypotheses), ("references", references)):
+        if not isinstance(texts, (str, list, tuple)) and not hasattr(texts, "__len__"):
+            raise validate.ArgumentTypeError(f"{name} must be a list of strings (one per sentence); got {type(texts).__name__}.")
+    for name, texts in ((hyp_name, hypotheses), ("references", references)):
         if isinstance(texts, str):
-            raise TypeError(f"{name} must be a list of strings (one per sentence), not a single string; "
+            raise validate.ArgumentTypeError(f"{name} must be a list of strings (one per sentence), not a single string; "
                             f"wrap it: [{texts[:30]!r}].")
         bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
         if bad:
-            raise TypeError(f"every item of {name} must be a string; found {len(bad)} of type {bad[0]}.")
+            raise validate.ArgumentTypeError(f"every item of {name} must be a string; found {len(bad)} of type {bad[0]}.")
     if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} {hyp_name} but {len(references)} references: give exactly one "
+        raise validate.ArgumentValueError(f"{len(hypotheses)} {hyp_name} but {len(references)} references: give exactly one "
                          f"reference per {hyp_name.rstrip('es')}, in the same order.")
     if len(hypotheses) == 0:
-        raise ValueError(f"no {hyp_name} to score: the corpus is empty.")
+        raise validate.ArgumentValueError(f"no {hyp_name} to score: the corpus is empty.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,6 +63,7 @@ _13A_RULES = [
 @lru_cache(maxsize=2**16)
 def tokenize_13a(line: str) -> list[str]:
     """mteval-v13a tokens: 'Nay, answer me: stand!' -> ['Nay', ',', 'answer', 'me', ':', 'stand', '!']."""
+    validate.string("line", line, non_empty=False)
     line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
     if "&" in line:
         line = line.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
@@ -69,6 +75,7 @@ def tokenize_13a(line: str) -> list[str]:
 
 def ngrams(tokens: Sequence, n: int) -> Counter:
     """Counts of the n-grams (as tuples) of a token sequence."""
+    n = validate.positive_int("n", n)  # tokens may be a string: its character n-grams (chrF)
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
@@ -90,6 +97,7 @@ class BLEU:
 
 def brevity_penalty(hyp_len: int, ref_len: int) -> float:
     """1 when the output is at least as long as the references, exp(1 - r/c) when shorter, 0 when empty."""
+    hyp_len, ref_len = validate.non_negative_int("hyp_len", hyp_len), validate.non_negative_int("ref_len", ref_len)
     if hyp_len >= ref_len:
         return 1.0
     return math.exp(1 - ref_len / hyp_len) if hyp_len > 0 else 0.0
@@ -103,8 +111,7 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str], max_order:
     the k-th such order counts 1 / 2^k matches, so one missing 4-gram does not zero the score.
     """
     _check_corpus(hypotheses, references)
-    if not isinstance(max_order, int) or max_order < 1:
-        raise ValueError(f"max_order must be a whole number >= 1, got {max_order!r}.")
+    max_order = validate.positive_int("max_order", max_order)
     matches, totals = [0] * max_order, [0] * max_order
     hyp_len = ref_len = 0
     for hyp, ref in zip(hypotheses, references):
@@ -144,6 +151,7 @@ def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str], char_order
     summed over the corpus; precision and recall are averaged over the orders that occur, then
     combined as F_beta = (1 + beta²) P R / (beta² P + R).
     """
+    char_order, beta = validate.positive_int("char_order", char_order), validate.positive("beta", beta)
     _check_corpus(hypotheses, references)
     stats = [[0, 0, 0] for _ in range(char_order)]  # per order: hypothesis n-grams, reference, matched
     for hyp, ref in zip(hypotheses, references):
@@ -178,6 +186,7 @@ def _stemmer():
 
 def rouge_tokens(text: str, stem: bool = True) -> list[str]:
     """Lower-case alphanumeric words, as ROUGE-1.5.5 splits them; words over 3 letters stemmed."""
+    validate.string("text", text, non_empty=False), validate.boolean("stem", stem)
     tokens = re.split(r"\s+", re.sub(r"[^a-z0-9]+", " ", text.lower()))
     if stem:
         tokens = [_stemmer().stem(t) if len(t) > 3 else t for t in tokens]
@@ -191,6 +200,9 @@ def _prf(overlap: int, n_pred: int, n_ref: int) -> tuple[float, float, float]:
 
 def rouge_n(prediction: list[str], reference: list[str], n: int) -> tuple[float, float, float]:
     """(precision, recall, F) of the n-grams two token lists share (each counted at most as often as in both)."""
+    if isinstance(prediction, str) or isinstance(reference, str):
+        raise validate.ArgumentTypeError("prediction and reference must be token lists (rouge_tokens(text)), not strings.")
+    n = validate.positive_int("n", n)
     p_counts, r_counts = ngrams(prediction, n), ngrams(reference, n)
     overlap = sum(min(c, p_counts[g]) for g, c in r_counts.items())
     return _prf(overlap, sum(p_counts.values()), sum(r_counts.values()))
@@ -198,6 +210,8 @@ def rouge_n(prediction: list[str], reference: list[str], n: int) -> tuple[float,
 
 def lcs_length(a: Sequence, b: Sequence) -> int:
     """Length of the longest common subsequence (in order, not necessarily adjacent), by dynamic programming."""
+    if isinstance(a, (int, float)) or isinstance(b, (int, float)):
+        raise validate.ArgumentTypeError("a and b must be sequences (token lists or strings).")
     prev = [0] * (len(b) + 1)
     for x in a:
         cur = [0]
@@ -209,6 +223,8 @@ def lcs_length(a: Sequence, b: Sequence) -> int:
 
 def rouge_l(prediction: list[str], reference: list[str]) -> tuple[float, float, float]:
     """(precision, recall, F) from the longest common subsequence of two token lists."""
+    if isinstance(prediction, str) or isinstance(reference, str):
+        raise validate.ArgumentTypeError("prediction and reference must be token lists (rouge_tokens(text)), not strings.")
     if not prediction or not reference:
         return 0.0, 0.0, 0.0
     return _prf(lcs_length(prediction, reference), len(prediction), len(reference))
@@ -216,6 +232,7 @@ def rouge_l(prediction: list[str], reference: list[str]) -> tuple[float, float, 
 
 def rouge(predictions: Sequence[str], references: Sequence[str], stem: bool = True) -> dict[str, dict]:
     """Mean ROUGE-1, ROUGE-2 and ROUGE-L over pairs: {"rouge1": {"precision", "recall", "f"}, ...}."""
+    stem = validate.boolean("stem", stem)
     _check_corpus(predictions, references, "predictions")
     sums = {k: [0.0, 0.0, 0.0] for k in ("rouge1", "rouge2", "rougeL")}
     for pred, ref in zip(predictions, references):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import data
+from . import validation as validate
 
 ALIGN_VERSION = 1  # bump when cleaning or alignment changes: the cached corpus is rebuilt
 
@@ -47,6 +48,7 @@ def pair_files(folder: Path | None = None) -> dict[str, tuple[Path, Path]]:
     File names differ in spelling ("twelfe-night" against "twelfth_night"), so each Folio file takes
     the closest modern name that no other Folio file claimed first.
     """
+    folder = validate.dir_path("folder", folder, must_exist=True) if folder is not None else None
     folder = Path(folder) if folder is not None else data.asset_path("shakespeare")
     folios = sorted(folder.glob("*_gut_f.txt"))
     modern = {_play_key(p): p for p in folder.glob("*_gut.txt")}
@@ -78,6 +80,7 @@ _FOLIO_SPEAKER = re.compile(r"^\s+((?:[\w'&]+\.?\s?){1,3}?)\.\s*")  # "  Fran. "
 
 def modern_lines(text: str) -> list[str]:
     """The spoken lines of a modern edition, in order: speaker lines, directions and headings gone."""
+    validate.string("text", text, non_empty=False)
     text = _BRACKETS.sub(" ", text)
     out = []
     for para in re.split(r"\n\s*\n", text):
@@ -91,6 +94,7 @@ def modern_lines(text: str) -> list[str]:
 
 def folio_words(text: str) -> list[str]:
     """The spoken words of a Folio edition, in order (one stream: its line breaks do not matter)."""
+    validate.string("text", text, non_empty=False)
     words: list[str] = []
     for line in text.split("\n"):
         if not line.strip() or _FOLIO_DIRECTION.match(line):
@@ -107,6 +111,7 @@ def normalise(word: str) -> str:
 
     Lower case, letters only ("&" is "and"), v->u, j->i, y->i, a final e dropped, doubled letters single.
     """
+    validate.string("word", word, non_empty=False)
     if word == "&":
         return "and"
     w = re.sub(r"[^a-z]", "", word.lower()).translate(str.maketrans("vjy", "uii"))
@@ -121,6 +126,7 @@ def _keys(line: str) -> list[str]:
 
 def similarity(folio: str, modern: str) -> float:
     """How alike two lines are once spelling is set aside: difflib's ratio of their normalised letters."""
+    validate.string("folio", folio, non_empty=False), validate.string("modern", modern, non_empty=False)
     a, b = " ".join(_keys(folio)), " ".join(_keys(modern))
     if not a or not b:
         return 0.0
@@ -163,10 +169,14 @@ def align_play(folio_text: str, modern_text: str, play: str = "play", threshold:
     Lines that are empty after cleaning, not in the Latin alphabet, or longer than ``max_chars`` (either
     side) are skipped and counted in ``skipped``; nothing here raises on odd text.
     """
+    validate.string("folio_text", folio_text, non_empty=False)
+    validate.string("modern_text", modern_text, non_empty=False)
+    play = validate.string("play", play)
+    threshold, max_chars = validate.probability("threshold", threshold), validate.positive_int("max_chars", max_chars)
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must lie in [0, 1] (a similarity ratio), got {threshold!r}.")
+        raise validate.ArgumentValueError(f"threshold must lie in [0, 1] (a similarity ratio), got {threshold!r}.")
     if max_chars < 1:
-        raise ValueError(f"max_chars must be a positive number of characters, got {max_chars!r}.")
+        raise validate.ArgumentValueError(f"max_chars must be a positive number of characters, got {max_chars!r}.")
     result = PlayAlignment(play, [], [])
     lines = []
     for line in modern_lines(modern_text):
@@ -228,7 +238,7 @@ class ParallelCorpus:
 
     def split(self, name: str) -> list[tuple[str, str]]:
         if name not in ("train", "val", "test"):
-            raise ValueError(f"split must be 'train', 'val' or 'test', got {name!r}.")
+            raise validate.ArgumentValueError(f"split must be 'train', 'val' or 'test', got {name!r}.")
         return getattr(self, name)
 
     def report(self) -> list[dict]:
@@ -244,10 +254,14 @@ class ParallelCorpus:
 
 def split_plays(plays: Sequence[str], n_val: int = 2, n_test: int = 3, seed: int = 0) -> dict[str, str]:
     """{play: "train" | "val" | "test"}: a seeded choice of whole plays, so no play is in two splits."""
+    plays = validate.list_of_str("plays", plays)
+    n_val, n_test = validate.non_negative_int("n_val", n_val), validate.non_negative_int("n_test", n_test)
+    seed = validate.non_negative_int("seed", seed)
     plays = sorted(plays)
     if n_val < 0 or n_test < 0 or n_val + n_test >= len(plays):
-        raise ValueError(f"cannot hold out {n_val} validation and {n_test} test plays out of {len(plays)}: "
-                         f"at least one play must remain for training.")
+        raise validate.ArgumentValueError(
+            f"cannot hold out {n_val} validation and {n_test} test plays out of {len(plays)}: "
+            f"at least one play must remain for training.")
     order = plays[:]
     random.Random(seed).shuffle(order)
     out = {p: "train" for p in plays}
@@ -260,13 +274,16 @@ def build_corpus(folder: Path | None = None, threshold: float = 0.6, max_chars: 
                  n_test: int = 3, seed: int = 0, plays: Sequence[str] | None = None,
                  progress: bool = True) -> ParallelCorpus:
     """Align every play (no cache); ``plays`` picks some by name (see ``pair_files``)."""
+    threshold, max_chars = validate.probability("threshold", threshold), validate.positive_int("max_chars", max_chars)
+    plays = validate.list_of_str("plays", plays) if plays is not None else None
+    progress = validate.boolean("progress", progress)
     from tqdm.auto import tqdm
 
     files = pair_files(folder)
     if plays is not None:
         unknown = [p for p in plays if p not in files]
         if unknown:
-            raise ValueError(f"unknown plays {unknown}; the paired plays are: {', '.join(files)}.")
+            raise validate.ArgumentValueError(f"unknown plays {unknown}; the paired plays are: {', '.join(files)}.")
         files = {p: files[p] for p in plays}
     per_play = {}
     for play, (f, m) in tqdm(files.items(), desc="aligning plays", disable=not progress):
@@ -282,6 +299,9 @@ def build_corpus(folder: Path | None = None, threshold: float = 0.6, max_chars: 
 def parallel_corpus(threshold: float = 0.6, max_chars: int = 120, n_val: int = 2, n_test: int = 3,
                     seed: int = 0, progress: bool = True) -> ParallelCorpus:
     """The Folio -> modern corpus of all paired plays, split by play; built once, then read from the cache."""
+    threshold, max_chars = validate.probability("threshold", threshold), validate.positive_int("max_chars", max_chars)
+    n_val, n_test = validate.non_negative_int("n_val", n_val), validate.non_negative_int("n_test", n_test)
+    seed, progress = validate.non_negative_int("seed", seed), validate.boolean("progress", progress)
     files = [p for pair in pair_files().values() for p in pair]
     return data.cached("parallel-folio-modern", files,
                        lambda: build_corpus(None, threshold, max_chars, n_val, n_test, seed, progress=progress),

@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import validation as validate
 from .checkpoint import checkpoint_info, load_checkpoint, save_checkpoint  # noqa: F401  (re-exported)
 from .training import TrainConfig, estimate_loss, lr_at, make_optimizer, train  # noqa: F401  (re-exported)
 
@@ -39,8 +40,9 @@ class CharVocab:
     """A character-level vocabulary: every distinct character of a text gets an id (sorted order)."""
 
     def __init__(self, text: str):
+        validate.string("text", text, non_empty=False)
         if not text:
-            raise ValueError("CharVocab needs a non-empty text to collect characters from.")
+            raise validate.ArgumentValueError("text is empty: CharVocab needs a text to collect characters from.")
         self.chars = sorted(set(text))
         self.stoi = {c: i for i, c in enumerate(self.chars)}
 
@@ -51,19 +53,21 @@ class CharVocab:
         return f"CharVocab({len(self)} characters)"
 
     def encode(self, text: str) -> list[int]:
+        validate.string("text", text, non_empty=False)
         unknown = sorted(set(text) - set(self.stoi))
         if unknown:
-            raise KeyError(f"characters not in the vocabulary: {unknown[:10]}")
+            raise validate.UnknownNameError(f"text holds characters not in the vocabulary: {unknown[:10]}")
         return [self.stoi[c] for c in text]
 
     def decode(self, ids) -> str:
-        if isinstance(ids, torch.Tensor):
-            ids = ids.tolist()
+        ids = validate.token_ids("ids", ids, vocab_size=len(self.chars), min_len=0).tolist()
         return "".join(self.chars[i] for i in ids)
 
 
 def split_tokens(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
     """The first (1 - val_fraction) of a token stream for training, the rest for validation."""
+    validate.tensor("ids", ids, ndim=1)
+    val_fraction = validate.real("val_fraction", val_fraction, 0, 1, high_open=True)
     n = int(len(ids) * (1 - val_fraction))
     return ids[:n], ids[n:]
 
@@ -74,12 +78,13 @@ def causal_lm_batch(data: torch.Tensor, block_size: int, batch_size: int,
 
     Position t of y is the token that follows x[:, :t+1]; the model learns to predict it.
     """
-    if data.dim() != 1:
-        raise ValueError(f"data must be a 1-D tensor of token ids, got shape {tuple(data.shape)}.")
+    validate.tensor("data", data, dtype="integer", ndim=1)  # a 1-D stream of token ids
+    block_size = validate.positive_int("block_size", block_size)
+    batch_size = validate.positive_int("batch_size", batch_size)
     if len(data) <= block_size:
-        raise ValueError(f"the corpus has {len(data)} tokens, too short for block_size {block_size}: "
-                         f"each example needs block_size + 1 = {block_size + 1} tokens. Use more text "
-                         f"or a smaller block_size.")
+        raise validate.ArgumentValueError(f"the corpus has {len(data)} tokens, too short for block_size {block_size}: "
+                                          f"each example needs block_size + 1 = {block_size + 1} tokens. Use more text "
+                                          f"or a smaller block_size.")
     ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator)  # (B,) start offsets
     offsets = ix[:, None] + torch.arange(block_size + 1)  # (B, T + 1)
     chunk = data[offsets]  # (B, T + 1)
@@ -103,10 +108,15 @@ def special_token_ids(vocab, needed: Sequence[str] = SPECIAL_TOKENS) -> dict[str
     """
     if hasattr(vocab, "get_vocab"):
         vocab = vocab.get_vocab()
+    if not isinstance(vocab, dict):
+        raise validate.ArgumentTypeError(
+            f"vocab must be a dict token -> id or a tokenizer; got {type(vocab).__name__}.")
+    needed = validate.list_of_str("needed", needed)
     missing = [t for t in needed if t not in vocab]
     if missing:
-        raise ValueError(f"the vocabulary lacks the special tokens {missing}; BERT pretraining needs "
-                         f"{list(needed)}. Add them (e.g. tokenizer.add_special_tokens) before training.")
+        raise validate.ArgumentValueError(
+            f"the vocabulary lacks the special tokens {missing}; BERT pretraining needs {list(needed)}. Add them "
+            f"(e.g. tokenizer.add_special_tokens) before training.")
     return {t: vocab[t] for t in needed}
 
 
@@ -119,10 +129,16 @@ def mask_tokens(input_ids: torch.Tensor, mask_token_id: int, vocab_size: int,
     ``mlm_probability``. A chosen token becomes [MASK] 80% of the time, a random token 10%, and stays
     itself 10%; its label is the original id. Tokens not chosen get label -100 (no loss).
     """
-    if not 0.0 < mlm_probability < 1.0:
-        raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}.")
+    validate.tensor("input_ids", input_ids, dtype="integer")
+    mlm_probability = validate.real("mlm_probability", mlm_probability, 0, 1, low_open=True, high_open=True)
+    vocab_size = validate.positive_int("vocab_size", vocab_size)
+    mask_token_id = validate.integer("mask_token_id", mask_token_id)
     if not 0 <= mask_token_id < vocab_size:
-        raise ValueError(f"mask_token_id {mask_token_id} is outside the vocabulary of {vocab_size} tokens.")
+        raise validate.ArgumentValueError(
+            f"mask_token_id {mask_token_id} is outside the vocabulary of {vocab_size} tokens.")
+    if special_mask is not None and validate.tensor("special_mask", special_mask).shape != input_ids.shape:
+        raise validate.ShapeError(f"special_mask {tuple(special_mask.shape)} must have the shape of input_ids "
+                                  f"{tuple(input_ids.shape)}.")
     labels = input_ids.clone()
     u = torch.rand(input_ids.shape, generator=generator)  # (B, T), one draw per token decides everything
     chosen = u < mlm_probability
@@ -148,9 +164,12 @@ def nsp_pairs(documents: Sequence[Sequence[str]], n_pairs: int, seed: int = 0) -
     sentence from another document (NotNext), the convention of Hugging Face's BertForPreTraining.
     Exactly half of the pairs (rounded down) are true continuations, in shuffled order.
     """
+    if isinstance(documents, (str, bytes)) or any(isinstance(d, str) for d in documents):
+        raise validate.ArgumentTypeError("documents must be a list of documents, each a list of sentences (strings).")
+    n_pairs, seed = validate.positive_int("n_pairs", n_pairs), validate.non_negative_int("seed", seed)
     docs = [list(d) for d in documents if len(d) >= 2]
     if len(docs) < 2:
-        raise ValueError("nsp_pairs needs at least two documents with two or more sentences each.")
+        raise validate.ArgumentValueError("nsp_pairs needs at least two documents with two or more sentences each.")
     rng = random.Random(seed)
     labels = [0] * (n_pairs // 2) + [1] * (n_pairs - n_pairs // 2)
     rng.shuffle(labels)
@@ -177,13 +196,16 @@ def pack_documents(documents: Sequence[Sequence[int]], block_size: int, cls_id: 
     of block_size - 1 tokens and each piece is put after a [CLS]. A block can hold the end of one
     document and the start of the next (the [SEP] shows where); the last, incomplete piece is dropped.
     """
-    if block_size < 2:
-        raise ValueError(f"block_size must be at least 2 ([CLS] and one token), got {block_size}.")
+    block_size = validate.integer("block_size", block_size, low=2)  # [CLS] and one token
+    cls_id, sep_id = validate.non_negative_int("cls_id", cls_id), validate.non_negative_int("sep_id", sep_id)
+    if isinstance(documents, (str, bytes)) or any(not isinstance(d, (list, tuple, torch.Tensor)) for d in documents):
+        raise validate.ArgumentTypeError("documents must be a list of documents, each a list of token ids.")
     stream = torch.tensor([t for doc in documents for t in (*doc, sep_id)], dtype=torch.long)
     n = len(stream) // (block_size - 1)
     if n == 0:
-        raise ValueError(f"the documents hold {len(stream)} tokens with their [SEP]s, fewer than one block "
-                         f"of block_size - 1 = {block_size - 1}; give more text or a smaller block_size.")
+        raise validate.ArgumentValueError(
+            f"the documents hold {len(stream)} tokens with their [SEP]s, fewer than one block "
+            f"of block_size - 1 = {block_size - 1}; give more text or a smaller block_size.")
     body = stream[: n * (block_size - 1)].view(n, block_size - 1)  # (n_blocks, block_size - 1)
     return torch.cat([torch.full((n, 1), cls_id, dtype=torch.long), body], dim=1)  # (n_blocks, block_size)
 
@@ -207,6 +229,8 @@ class MiniBertForPreTraining(nn.Module):
         super().__init__()
         from .transformer import Encoder
 
+        nsp = validate.boolean("nsp", nsp)
+
         self.config = config
         self.bert = Encoder(config)
         h = config.hidden_size
@@ -227,14 +251,17 @@ class MiniBertForPreTraining(nn.Module):
         hidden = self.bert(input_ids, attention_mask, token_type_ids)  # (B, T, H)
         at = mlm_labels != IGNORE_INDEX  # (B, T) the chosen positions
         mlm_logits = self.mlm_logits(hidden[at])  # (n_chosen, vocab)
-        mlm_loss = F.cross_entropy(mlm_logits, mlm_labels[at])
+        if len(mlm_logits):
+            mlm_loss = F.cross_entropy(mlm_logits, mlm_labels[at])
+        else:  # no token chosen (a short batch can draw none): nothing to predict, a loss of 0, not the
+            mlm_loss = mlm_logits.sum()  # NaN of a mean over nothing, which would poison an average of losses
         nsp_loss = nsp_logits = None
         if self.has_nsp:
             nsp_logits = self.nsp(self.pooler(hidden[:, 0]))  # (B, 2) from the [CLS] vector
             if nsp_labels is not None:
                 nsp_loss = F.cross_entropy(nsp_logits, nsp_labels)
         elif nsp_labels is not None:
-            raise ValueError("this model has no NSP head (nsp=False); pass nsp_labels=None.")
+            raise validate.ArgumentValueError("this model has no NSP head (nsp=False); pass nsp_labels=None.")
         return mlm_loss, nsp_loss, mlm_logits, nsp_logits
 
     @torch.no_grad()
@@ -251,12 +278,16 @@ def transfer_encoder(pretraining_state: dict, model: nn.Module, source: str = "b
     head). Raises ValueError if an encoder weight of ``model`` finds no pretrained value, so that a
     name mismatch never passes silently (``load_state_dict(strict=False)`` would load nothing).
     """
+    if not isinstance(pretraining_state, dict) or not isinstance(model, nn.Module):
+        raise validate.ArgumentTypeError(f"transfer_encoder needs a state dict and a model; got "
+                                         f"{type(pretraining_state).__name__} and {type(model).__name__}.")
+    source, target = validate.string("source", source), validate.string("target", target)
     state = {target + k[len(source):]: v for k, v in pretraining_state.items() if k.startswith(source)}
     own = model.state_dict()
     unfilled = sorted(k for k in own if k.startswith(target) and k not in state)
     unknown = sorted(k for k in state if k not in own)
     if not state or unfilled or unknown:
-        raise ValueError(
+        raise validate.ArgumentValueError(
             f"the pretrained weights do not fit: {len(state)} found under {source!r}; {len(unfilled)} of the "
             f"model's weights under {target!r} get none (e.g. {unfilled[:2]}), {len(unknown)} pretrained "
             f"weights have no place (e.g. {unknown[:2]}). Are both encoders built from the same config?")

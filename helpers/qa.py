@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import validation as validate
 from .device import autocast, get_device
 
 BLANK = "@placeholder"  # the CNN/Daily Mail sets' marker for the removed entity
@@ -68,6 +69,11 @@ def questions_from_passage(sentences: list[tuple[str, list[tuple[str, str]]]], r
     passage, in a sentence of at most ``max_question_words`` words. Up to ``per_passage`` candidates
     (from different sentences, chosen with ``rng``) become questions. Returns the questions and how many candidates were dropped because the answer was not
     in the context after all (an entity found elsewhere only inside a longer word, say)."""
+    if isinstance(sentences, str) or not isinstance(rng, random.Random):
+        raise validate.ArgumentTypeError("sentences must be a list of (text, entities) pairs and rng a random.Random.")
+    per_passage = validate.positive_int("per_passage", per_passage)
+    types = validate.list_of_str("types", types)
+    max_question_words = validate.positive_int("max_question_words", max_question_words)
     candidates = []
     for i, (text, ents) in enumerate(sentences):
         rest = " ".join(t for j, (t, _) in enumerate(sentences) if j != i)
@@ -98,16 +104,21 @@ def cloze_questions(n_articles: int = 106, max_chars: int = 6000, sentences_per_
     Wikipedia articles (gensim's excerpt), cut into passages of ``sentences_per_passage`` sentences and
     labelled by spaCy (sentences and entities; cached on disk). Split by article into train /
     validation / test (seeded). Prints how many candidate questions were dropped and why."""
+    max_chars, per_passage = validate.positive_int("max_chars", max_chars), validate.positive_int("per_passage", per_passage)
+    n_articles, seed = validate.positive_int("n_articles", n_articles), validate.non_negative_int("seed", seed)
+    sentences_per_passage = validate.positive_int("sentences_per_passage", sentences_per_passage)
+    fractions = [validate.probability("fractions", f) for f in fractions]
+    progress = validate.boolean("progress", progress)
     from . import data
 
     if len(fractions) != 3:
-        raise ValueError(f"Give three fractions (train, validation, test); got {len(fractions)}.")
+        raise validate.ArgumentValueError(f"Give three fractions (train, validation, test); got {len(fractions)}.")
     articles = data.documents("wiki")
     if not 3 <= n_articles <= len(articles):
-        raise ValueError(f"n_articles={n_articles}: the excerpt has {len(articles)} articles; ask for 3 to "
+        raise validate.ArgumentValueError(f"n_articles={n_articles}: the excerpt has {len(articles)} articles; ask for 3 to "
                          f"{len(articles)}.")
     if sentences_per_passage < 2:
-        raise ValueError(f"sentences_per_passage must be at least 2 (one becomes the question), got "
+        raise validate.ArgumentValueError(f"sentences_per_passage must be at least 2 (one becomes the question), got "
                          f"{sentences_per_passage}.")
 
     def label():  # per article: its sentences, each with its entities
@@ -137,7 +148,7 @@ def cloze_questions(n_articles: int = 106, max_chars: int = 6000, sentences_per_
     out = {name: [q for q in made if part_of[q.doc] == k] for k, name in enumerate(["train", "validation", "test"])}
     empty = [name for name, qs in out.items() if not qs]
     if empty:
-        raise ValueError(f"No question in the {' and '.join(empty)} split of {n_articles} articles: use more "
+        raise validate.ArgumentValueError(f"No question in the {' and '.join(empty)} split of {n_articles} articles: use more "
                          f"articles (or larger fractions for those splits).")
     return out
 
@@ -166,19 +177,22 @@ def encode_questions(tokenizer, questions: Sequence[Question], max_length: int =
     """Tokenise (question, context) pairs. A context too long for ``max_length`` tokens is cut into
     overlapping windows (``stride`` tokens shared by neighbours), never truncated: every character of
     it is in some window. The answer's characters are mapped to token positions with the offset map."""
+    max_length, stride = validate.positive_int("max_length", max_length), validate.non_negative_int("stride", stride)
+    if isinstance(questions, (str, Question)) or any(not isinstance(q, Question) for q in questions):
+        raise validate.ArgumentTypeError("questions must be a list of qa.Question (from cloze_questions).")
     if not getattr(tokenizer, "is_fast", False):
-        raise TypeError("encode_questions needs a fast tokenizer: only fast tokenizers give offset maps.")
+        raise validate.ArgumentTypeError("encode_questions needs a fast tokenizer: only fast tokenizers give offset maps.")
     if len(questions) == 0:
-        raise ValueError("No questions to encode.")
+        raise validate.ArgumentValueError("No questions to encode.")
     if not 0 <= stride < max_length // 2 - 3:  # a question may fill half a window; the rest must exceed stride
-        raise ValueError(f"stride must lie in [0, max_length / 2 - 3), got {stride} for max_length {max_length}.")
+        raise validate.ArgumentValueError(f"stride must lie in [0, max_length / 2 - 3), got {stride} for max_length {max_length}.")
     lengths = [len(ids) for ids in tokenizer([q.question for q in questions])["input_ids"]]
     for i, q in enumerate(questions):
         if lengths[i] > max_length // 2:
-            raise ValueError(f"question {i} has {lengths[i]} tokens: too long to leave room for its context in "
+            raise validate.ArgumentValueError(f"question {i} has {lengths[i]} tokens: too long to leave room for its context in "
                              f"windows of {max_length} tokens. Use shorter questions or a larger max_length.")
         if q.context[q.answer_start:q.answer_start + len(q.answer)] != q.answer:
-            raise ValueError(f"question {i}: the answer {q.answer!r} is not at character {q.answer_start} of "
+            raise validate.ArgumentValueError(f"question {i}: the answer {q.answer!r} is not at character {q.answer_start} of "
                              f"its context; drop the question or fix answer_start.")
     enc = tokenizer([q.question for q in questions], [q.context for q in questions], truncation="only_second",
                     max_length=max_length, stride=stride, return_overflowing_tokens=True,
@@ -219,6 +233,7 @@ def answer_mentions(question: Question) -> list[tuple[int, int]]:
 def span_model(model_dir=None, seed: int = 0):
     """MiniLM (by default) with a fresh span head: ``AutoModelForQuestionAnswering``, a linear layer that
     gives every token a start score and an end score."""
+    seed = validate.non_negative_int("seed", seed)
     from transformers import AutoModelForQuestionAnswering
 
     from . import data
@@ -229,6 +244,8 @@ def span_model(model_dir=None, seed: int = 0):
 
 def span_loss(model, batch) -> tuple[torch.Tensor, dict]:
     """Mean of the cross-entropies of the start and of the end position over a window's tokens."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 5:
+        raise validate.ArgumentTypeError("batch must be (input_ids, attention_mask, token_type_ids, starts, ends) tensors.")
     input_ids, attention_mask, token_type_ids, starts, ends = batch
     out = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
     start = F.cross_entropy(out.start_logits.float(), starts)
@@ -241,6 +258,12 @@ def fine_tune_qa(model, train: QAFeatures, validation: QAFeatures, *, steps: int
                  device=None, progress: bool = True) -> dict:
     """The course's loop (``helpers.pretraining.train``) on random batches of windows: AdamW, warm-up,
     cosine decay, clipping. Windows without the answer learn to point at [CLS]."""
+    for name, split in (("train", train), ("validation", validation)):
+        if not isinstance(split, QAFeatures):
+            raise validate.ArgumentTypeError(f"{name} must be QAFeatures (from encode_questions); got {type(split).__name__}.")
+    steps, batch_size = validate.positive_int("steps", steps), validate.positive_int("batch_size", batch_size)
+    lr, eval_iters = validate.positive("lr", lr), validate.positive_int("eval_iters", eval_iters)
+    eval_interval, seed = validate.positive_int("eval_interval", eval_interval, optional=True), validate.non_negative_int("seed", seed)
     from .training import TrainConfig, random_batches
     from .training import train as train_loop
 
@@ -260,6 +283,12 @@ def best_span(start_logits: torch.Tensor, end_logits: torch.Tensor, max_tokens: 
               allowed: torch.Tensor | None = None) -> tuple[int, int, float]:
     """The (start, end, score) maximising start_logits[start] + end_logits[end] over valid spans:
     start <= end < start + max_tokens, both where ``allowed`` (by default everywhere)."""
+    validate.tensor("start_logits", start_logits, dtype="float", ndim=1)  # (tokens,)
+    if validate.tensor("end_logits", end_logits, dtype="float", ndim=1).shape != start_logits.shape:
+        raise validate.ShapeError(f"end_logits {tuple(end_logits.shape)} must match start_logits {tuple(start_logits.shape)}.")
+    max_tokens = validate.positive_int("max_tokens", max_tokens)
+    if allowed is not None and validate.tensor("allowed", allowed, dtype="bool").shape != start_logits.shape:
+        raise validate.ShapeError(f"allowed {tuple(allowed.shape)} must match start_logits {tuple(start_logits.shape)}.")
     T = len(start_logits)
     scores = start_logits[:, None] + end_logits[None, :]  # (T, T) [start, end]
     i = torch.arange(T)
@@ -267,7 +296,7 @@ def best_span(start_logits: torch.Tensor, end_logits: torch.Tensor, max_tokens: 
     if allowed is not None:
         valid &= allowed[:, None] & allowed[None, :]
     if not valid.any():
-        raise ValueError("No valid span: no allowed token (is the context empty?).")
+        raise validate.ArgumentValueError("No valid span: no allowed token (is the context empty?).")
     flat = scores.masked_fill(~valid, float("-inf")).flatten().argmax()
     start, end = divmod(int(flat), T)
     return start, end, float(scores[start, end].detach())  # a score, not part of a graph
@@ -276,6 +305,8 @@ def best_span(start_logits: torch.Tensor, end_logits: torch.Tensor, max_tokens: 
 @torch.no_grad()
 def entity_mentions(question: Question) -> list[tuple[int, int]]:
     """Character spans [a, b) of the whole-word mentions, in the context, of the entities spaCy found there."""
+    if not isinstance(question, Question):
+        raise validate.ArgumentTypeError(f"question must be a qa.Question; got {type(question).__name__}.")
     spans = set()
     for text, _ in question.entities:
         for m in re.finditer(r"(?<!\w)" + re.escape(text) + r"(?!\w)", question.context):
@@ -288,6 +319,10 @@ def predict_answers(model, features: QAFeatures, questions: Sequence[Question], 
     """For each question, the best span of its context over all its windows, as text of the context.
     With ``entities_only``, only the context's entity mentions compete (the way the CNN/Daily Mail readers
     choose among the entities); a question whose windows hold no whole mention falls back to any span."""
+    if not isinstance(features, QAFeatures):
+        raise validate.ArgumentTypeError(f"features must be QAFeatures (from encode_questions); got {type(features).__name__}.")
+    max_tokens, batch_size = validate.positive_int("max_tokens", max_tokens), validate.positive_int("batch_size", batch_size)
+    entities_only = validate.boolean("entities_only", entities_only)
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -327,17 +362,20 @@ def predict_answers(model, features: QAFeatures, questions: Sequence[Question], 
 
 def normalize_answer(text: str) -> str:
     """SQuAD's normalisation: lower case, no punctuation, no articles (a, an, the), single spaces."""
+    validate.string("text", text, non_empty=False)
     text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 
 
 def exact_match(prediction: str, gold: str) -> float:
+    validate.string("prediction", prediction, non_empty=False), validate.string("gold", gold, non_empty=False)
     return float(normalize_answer(prediction) == normalize_answer(gold))
 
 
 def token_f1(prediction: str, gold: str) -> float:
     """F1 of the overlap of normalised tokens (each counted as often as it occurs in both)."""
+    validate.string("prediction", prediction, non_empty=False), validate.string("gold", gold, non_empty=False)
     pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
     if not pred or not ref:
         return float(pred == ref)
@@ -350,8 +388,9 @@ def token_f1(prediction: str, gold: str) -> float:
 
 def qa_scores(predictions: Sequence[str], questions: Sequence[Question]) -> dict:
     """Exact match and token F1, averaged over questions and given in percent, as SQuAD reports them."""
+    predictions = validate.list_of_str("predictions", predictions, min_len=1)
     if len(predictions) != len(questions):
-        raise ValueError(f"{len(predictions)} predictions for {len(questions)} questions.")
+        raise validate.ArgumentValueError(f"{len(predictions)} predictions for {len(questions)} questions.")
     em = [exact_match(p, q.answer) for p, q in zip(predictions, questions)]
     f1 = [token_f1(p, q.answer) for p, q in zip(predictions, questions)]
     return {"exact_match": 100 * float(np.mean(em)), "f1": 100 * float(np.mean(f1)), "n": len(questions)}
@@ -360,6 +399,8 @@ def qa_scores(predictions: Sequence[str], questions: Sequence[Question]) -> dict
 def most_frequent_entity(question: Question) -> str:
     """The baseline: the entity of the answer's type mentioned most often in the context (the first
     mentioned on a tie); any entity if none has that type; '' if the context names none."""
+    if not isinstance(question, Question):
+        raise validate.ArgumentTypeError(f"question must be a qa.Question; got {type(question).__name__}.")
     same = [text for text, kind in question.entities if kind == question.answer_type]
     pool = same or [text for text, _ in question.entities]
     return Counter(pool).most_common(1)[0][0] if pool else ""

@@ -37,6 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import validation as validate
 from .attention import attention, merge_heads, sinusoidal_positions, split_heads
 from .beam_search import beam_search, check_beam, greedy_decode, map_tensors
 from .pretraining import IGNORE_INDEX
@@ -63,12 +64,25 @@ class Seq2SeqConfig:
     copy: bool = True  # a pointer-generator head: the output may also copy a source character (See et al. 2017)
     pad_id: int = 0
 
+    def __post_init__(self):
+        validate.config_fields(self, positive_ints=("vocab_size", "max_len", "n_enc_layer", "n_dec_layer", "n_head",
+                                                    "n_embd"), non_negative_ints=("pad_id",),
+                               probabilities=("dropout", "label_smoothing"),
+                               booleans=("tie_embeddings", "shared_positions", "copy"))
+        validate.multiple_of("Seq2SeqConfig.n_embd", self.n_embd, "n_head", self.n_head)
+
+
+def _check_sizes(n_embd, n_head, dropout):
+    n_embd, n_head = validate.positive_int("n_embd", n_embd), validate.positive_int("n_head", n_head)
+    return validate.multiple_of("n_embd", n_embd, "n_head", n_head), n_head, validate.probability("dropout", dropout)
+
 
 class CrossAttention(nn.Module):
     """Queries from the decoder, keys and values from the encoder's output (the "memory")."""
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
         super().__init__()
+        n_embd, n_head, dropout = _check_sizes(n_embd, n_head, dropout)
         self.n_embd, self.n_head = n_embd, n_head
         self.c_q = nn.Linear(n_embd, n_embd)
         self.c_kv = nn.Linear(n_embd, 2 * n_embd)  # keys and values in one matmul
@@ -95,6 +109,7 @@ class CachedSelfAttention(nn.Module):
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
         super().__init__()
+        n_embd, n_head, dropout = _check_sizes(n_embd, n_head, dropout)
         self.n_embd, self.n_head = n_embd, n_head
         self.c_attn = nn.Linear(n_embd, 3 * n_embd)  # nanoGPT's names
         self.c_proj = nn.Linear(n_embd, n_embd)
@@ -122,6 +137,7 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
         super().__init__()
+        n_embd, n_head, dropout = _check_sizes(n_embd, n_head, dropout)
         self.ln_1 = nn.LayerNorm(n_embd)
         self.attn = CachedSelfAttention(n_embd, n_head, dropout)
         self.ln_2 = nn.LayerNorm(n_embd)
@@ -145,6 +161,8 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
+        if not isinstance(config, Seq2SeqConfig):
+            raise validate.ArgumentTypeError(f"config must be a Seq2SeqConfig; got {type(config).__name__}.")
         c = self.config = config
         self.src_wte = nn.Embedding(c.vocab_size, c.n_embd)
         self.tgt_wte = self.src_wte if c.tie_embeddings else nn.Embedding(c.vocab_size, c.n_embd)
@@ -180,9 +198,9 @@ class Seq2Seq(nn.Module):
 
     def _check_len(self, ids, side: str):
         if ids.dim() != 2:
-            raise ValueError(f"{side} must be (batch, tokens) ids, got shape {tuple(ids.shape)}.")
+            raise validate.ArgumentValueError(f"{side} must be (batch, tokens) ids, got shape {tuple(ids.shape)}.")
         if ids.shape[1] > self.config.max_len:
-            raise ValueError(f"{side} has {ids.shape[1]} tokens, more than the model's max_len "
+            raise validate.ArgumentValueError(f"{side} has {ids.shape[1]} tokens, more than the model's max_len "
                              f"{self.config.max_len}; crop it (CharTokenizer.batch(..., crop=True)) or build "
                              f"the model with a larger max_len.")
 
@@ -204,9 +222,9 @@ class Seq2Seq(nn.Module):
         """tgt_in (batch, T) ids at positions start..start+T-1 -> logits (batch, T, vocab) (log-probabilities
         when copying), the new caches, and each layer's cross-attention weights when asked."""
         if tgt_in.dim() != 2:
-            raise ValueError(f"tgt_in must be (batch, tokens) ids, got shape {tuple(tgt_in.shape)}.")
+            raise validate.ArgumentValueError(f"tgt_in must be (batch, tokens) ids, got shape {tuple(tgt_in.shape)}.")
         if start + tgt_in.shape[1] > self.config.max_len:
-            raise ValueError(f"the target reaches position {start + tgt_in.shape[1]}, past the model's max_len "
+            raise validate.ArgumentValueError(f"the target reaches position {start + tgt_in.shape[1]}, past the model's max_len "
                              f"{self.config.max_len}: ask for fewer new tokens or build a larger max_len.")
         pos = torch.arange(start, start + tgt_in.shape[1], device=tgt_in.device)
         x = self.drop(self.tgt_wte(tgt_in) + self.tgt_wpe(pos))  # (batch, T, C)
@@ -287,10 +305,11 @@ def seconds_per_step(model: nn.Module, get_batch, cfg, n: int = 20, warmup: int 
     clock "wall": on this machine as it is now; "cpu": this process's CPU seconds per thread, i.e. what the
     step would take on idle cores however busy the machine is now.
     """
+    n, warmup = validate.positive_int("n", n), validate.non_negative_int("warmup", warmup)
+    validate.one_of("clock", clock, ("wall", "cpu"))
+    validate.callable_("get_batch", get_batch)
     from .training import time_steps
 
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}.")
     cost = time_steps(model, get_batch, cfg, n=n, warmup=warmup)
     return cost["cpu_s"] / torch.get_num_threads() if clock == "cpu" else cost["wall_s"]
 
@@ -301,11 +320,17 @@ def translate(model: Seq2Seq, tok: CharTokenizer, sources: Sequence[str], beam_w
               use_cache: bool = True, crop: bool = True, progress: bool = False) -> list[str]:
     """Translate each source: greedy when beam_width == 1, else beam search. Sources longer than the
     model's context are cropped with a warning (crop=True) or refused (crop=False)."""
+    if not isinstance(tok, CharTokenizer):
+        raise validate.ArgumentTypeError(f"tok must be a CharTokenizer; got {type(tok).__name__}.")
+    batch_size = validate.positive_int("batch_size", batch_size)
+    max_new_tokens = validate.positive_int("max_new_tokens", max_new_tokens, optional=True)
+    use_cache, crop, progress = (validate.boolean(n, v) for n, v in (("use_cache", use_cache), ("crop", crop),
+                                                                     ("progress", progress)))
     from tqdm.auto import tqdm
 
     check_beam(beam_width, length_penalty)
     if isinstance(sources, str):
-        raise TypeError("sources must be a list of strings; wrap a single line in a list.")
+        raise validate.ArgumentTypeError("sources must be a list of strings; wrap a single line in a list.")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -334,6 +359,9 @@ def cross_attention_map(model: Seq2Seq, tok: CharTokenizer, source: str, target:
     """Attention weights (target chars + <eos>, source chars + <eos>) while the model reads ``target``:
     a decoder layer's cross-attention averaged over heads (``layer``), or with ``layer="copy"`` the weights
     of the copy head (which source character each output character may copy)."""
+    source, target = validate.string("source", source, non_empty=False), validate.string("target", target, non_empty=False)
+    if layer != "copy":
+        layer = validate.integer("layer", layer, -len(model.decoder), len(model.decoder) - 1)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -343,7 +371,7 @@ def cross_attention_map(model: Seq2Seq, tok: CharTokenizer, source: str, target:
     model.train(was_training)
     if layer == "copy":
         if not model.config.copy:
-            raise ValueError("this model has no copy head (Seq2SeqConfig(copy=False)); pick a decoder layer.")
+            raise validate.ArgumentValueError("this model has no copy head (Seq2SeqConfig(copy=False)); pick a decoder layer.")
         return weights[-1][0].cpu()  # (T, S)
     cross = weights[:len(model.decoder)]
     return cross[layer][0].mean(0).cpu()  # (T, S)

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import torch
 
+from . import validation as validate
 from .pretraining import IGNORE_INDEX
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -25,9 +26,10 @@ class CharTokenizer:
     """One id per character seen in ``texts`` (sorted), after the four special tokens."""
 
     def __init__(self, texts: Sequence[str]):
+        texts = validate.list_of_str("texts", texts, min_len=0)  # empty: refused below
         chars = sorted(set("".join(texts)))
         if not chars:
-            raise ValueError("CharTokenizer needs some text to collect characters from; got none.")
+            raise validate.ArgumentValueError("CharTokenizer needs some text to collect characters from; got none.")
         self.itos = list(SPECIALS) + chars
         self.stoi = {c: i for i, c in enumerate(self.itos)}
         self.pad_id, self.bos_id, self.eos_id, self.unk_id = range(4)
@@ -39,21 +41,25 @@ class CharTokenizer:
         return f"CharTokenizer({len(self)} ids: 4 special + {len(self) - 4} characters)"
 
     def encode(self, text: str, bos: bool = False, eos: bool = True) -> list[int]:
+        validate.string("text", text, non_empty=False)
         ids = [self.stoi.get(c, self.unk_id) for c in text]
         return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
 
     def decode(self, ids) -> str:
-        ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
+        ids = validate.token_ids("ids", ids, vocab_size=len(self.itos), min_len=0).tolist()
         return "".join(self.itos[i] for i in ids if i >= len(SPECIALS))
 
     def batch(self, texts: Sequence[str], max_len: int | None = None, bos: bool = False, eos: bool = True,
               crop: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded ids (batch, longest) and 0/1 mask; a text over ``max_len`` ids is an error, or cropped."""
+        texts = validate.list_of_str("texts", texts, min_len=0)
+        max_len = validate.positive_int("max_len", max_len, optional=True)
         rows = [self.encode(t, bos, eos) for t in texts]
         too_long = [i for i, r in enumerate(rows) if max_len is not None and len(r) > max_len]
         if too_long and not crop:
-            raise ValueError(f"{len(too_long)} text(s) are longer than the model's context of {max_len} ids "
-                             f"(the first, #{too_long[0]}, has {len(rows[too_long[0]])}); shorten them or pass "
+            raise validate.ArgumentValueError(
+                f"{len(too_long)} text(s) are longer than the model's context of {max_len} ids "
+                f"(the first, #{too_long[0]}, has {len(rows[too_long[0]])}); shorten them or pass "
                              f"crop=True to cut them (with a warning).")
         if too_long:
             warnings.warn(f"{len(too_long)} source text(s) cropped to the model's context of {max_len} ids.")
@@ -65,7 +71,6 @@ class CharTokenizer:
         return ids, (ids != self.pad_id).long()
 
 
-
 # --------------------------------------------------------------------------------------------
 # Batches for the training loop
 # --------------------------------------------------------------------------------------------
@@ -74,8 +79,11 @@ class CharTokenizer:
 def pairs_to_batches(tok: CharTokenizer, pairs: Sequence[tuple[str, str]], max_len: int) -> dict:
     """Encode (source, target) pairs once: src (n, S), tgt (n, T+1) = <bos> y <eos>, padded; pairs whose
     source or target exceeds ``max_len`` ids are dropped (and counted)."""
+    if not isinstance(tok, CharTokenizer) or isinstance(pairs, str):
+        raise validate.ArgumentTypeError("pairs_to_batches needs a CharTokenizer and a list of (source, target) pairs.")
+    max_len = validate.positive_int("max_len", max_len)
     if len(pairs) == 0:
-        raise ValueError("no pairs to encode: the list is empty.")
+        raise validate.ArgumentValueError("no pairs to encode: the list is empty.")
     keep = [(s, t) for s, t in pairs if len(s) + 1 <= max_len and len(t) + 1 <= max_len]
     src, _ = tok.batch([s for s, _ in keep])
     tgt, _ = tok.batch([t for _, t in keep], bos=True, eos=True)
@@ -91,11 +99,16 @@ def batch_sampler(splits: dict[str, dict], batch_size: int, pad_id: int = 0, dev
     place, so a batch holds lines of about one length and little of it is padding (twice as fast on
     these lines); False: pairs drawn at random.
     """
+    if not isinstance(splits, dict):
+        raise validate.ArgumentTypeError(f"splits must be a dict split -> pairs_to_batches(...); got {type(splits).__name__}.")
+    batch_size, pad_id = validate.positive_int("batch_size", batch_size), validate.non_negative_int("pad_id", pad_id)
+    by_length = validate.boolean("by_length", by_length)
     order = {}
     for name, d in splits.items():
         lengths = (d["src"] != pad_id).sum(1)
         if len(lengths) < batch_size:
-            raise ValueError(f"the {name!r} split has {len(lengths)} pairs, fewer than batch_size {batch_size}.")
+            raise validate.ArgumentValueError(
+                f"the {name!r} split has {len(lengths)} pairs, fewer than batch_size {batch_size}.")
         shuffled = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0))
         order[name] = shuffled[torch.argsort(lengths[shuffled], stable=True)]  # by length, ties in random order
 

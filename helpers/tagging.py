@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import validation as validate
 from .crf import CRF
 from .device import autocast, get_device
 from .finetuning import trim_batch
@@ -49,8 +50,9 @@ OUTSIDE = "O"
 
 def label_list(types: Sequence[str]) -> list[str]:
     """The BIO labels of ``types``: O first, then B-TYPE and I-TYPE for each type."""
+    types = validate.list_of_str("types", types, min_len=0, hint="e.g. ['PERSON', 'ORG']")
     if isinstance(types, str):
-        raise TypeError("Give a list of entity types, e.g. ['PERSON', 'ORG'], not a single string.")
+        raise validate.ArgumentTypeError("Give a list of entity types, e.g. ['PERSON', 'ORG'], not a single string.")
     return [OUTSIDE] + [f"{prefix}-{t}" for t in types for prefix in "BI"]
 
 
@@ -60,7 +62,7 @@ def _parse(tag: str) -> tuple[str, str]:
         return OUTSIDE, ""
     prefix, sep, kind = str(tag).partition("-")
     if prefix not in ("B", "I") or not sep or not kind:
-        raise ValueError(f"{tag!r} is not a BIO tag: tags are 'O', 'B-TYPE' (an entity begins) or "
+        raise validate.ArgumentValueError(f"{tag!r} is not a BIO tag: tags are 'O', 'B-TYPE' (an entity begins) or "
                          f"'I-TYPE' (it continues), e.g. 'B-PERSON'.")
     return prefix, kind
 
@@ -69,22 +71,24 @@ def check_tagged(words: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
                  labels: Sequence[str] | None = None) -> None:
     """Raise ValueError unless there is one tag per word in every sentence and (given ``labels``)
     every tag belongs to the label set."""
+    if isinstance(words, str) or isinstance(tags, str):
+        raise validate.ArgumentTypeError("words and tags must be lists of sentences, each a list (one entry per word).")
     if len(words) != len(tags):
-        raise ValueError(f"{len(words)} sentences of words but {len(tags)} of tags: give one tag "
+        raise validate.ArgumentValueError(f"{len(words)} sentences of words but {len(tags)} of tags: give one tag "
                          f"sequence per sentence.")
     known = set(labels) if labels is not None else None
     for i, (w, t) in enumerate(zip(words, tags)):
         if isinstance(w, str) or isinstance(t, str):
-            raise TypeError(f"sentence {i}: words and tags must be lists (one entry per word), not strings.")
+            raise validate.ArgumentTypeError(f"sentence {i}: words and tags must be lists (one entry per word), not strings.")
         if len(w) != len(t):
-            raise ValueError(f"sentence {i} has {len(w)} words but {len(t)} tags: {list(w)[:8]} / "
+            raise validate.ArgumentValueError(f"sentence {i} has {len(w)} words but {len(t)} tags: {list(w)[:8]} / "
                              f"{list(t)[:8]}. Give exactly one tag per word.")
         for tag in t:
             _parse(tag)
         if known is not None:
             unknown = sorted(set(t) - known)
             if unknown:
-                raise ValueError(f"sentence {i} has tags that are not in the label set: {unknown}. "
+                raise validate.ArgumentValueError(f"sentence {i} has tags that are not in the label set: {unknown}. "
                                  f"The label set is {list(labels)}; map or drop the other types first.")
 
 
@@ -95,6 +99,7 @@ def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     before it when the type is the same, and otherwise starts one (an I- with no B- is still an
     entity); O ends the current entity.
     """
+    tags = validate.list_of_str("tags", tags, min_len=0, hint="one BIO tag per word")
     spans, kind, start = [], None, 0
     for i, tag in enumerate(list(tags) + [OUTSIDE]):  # a final O closes the last entity
         prefix, t = _parse(tag)
@@ -108,6 +113,9 @@ def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
 
 def format_entities(words: Sequence[str], tags: Sequence[str]) -> str:
     """The sentence with each entity bracketed and typed: '[Tom Hanks](PERSON) stars in ...'."""
+    words, tags = validate.list_of_str("words", words, min_len=0), validate.list_of_str("tags", tags, min_len=0)
+    if len(words) != len(tags):
+        raise validate.ArgumentValueError(f"{len(words)} words but {len(tags)} tags: give one tag per word.")
     out, spans = list(words), bio_spans(tags)
     for kind, start, end in reversed(spans):
         out[start:end] = [f"[{' '.join(words[start:end])}]({kind})"]
@@ -127,6 +135,11 @@ def align_labels(word_labels: Sequence[int], word_ids: Sequence[int | None]) -> 
     the other sub-tokens of the word and the special tokens get -100, which the loss ignores, so each
     word is counted once.
     """
+    if isinstance(word_ids, (str, torch.Tensor)) or isinstance(word_labels, str):
+        raise validate.ArgumentTypeError("word_labels and word_ids must be lists (a fast tokenizer's word_ids()).")
+    bad = [w for w in word_ids if w is not None and not (0 <= w < len(word_labels))]
+    if bad:
+        raise validate.ArgumentValueError(f"word_ids holds word {bad[0]}, but word_labels has {len(word_labels)} words.")
     out, previous = [], None
     for w in word_ids:
         out.append(IGNORE_INDEX if w is None or w == previous else int(word_labels[w]))
@@ -151,17 +164,20 @@ def encode_tagged(tokenizer, words: Sequence[Sequence[str]], tags: Sequence[Sequ
                   labels: Sequence[str] | None = None, max_length: int = 128) -> TaggedBatch:
     """Tokenise sentences given as words into sub-tokens (padding to the longest) and, given ``tags``
     and the label set ``labels``, align the tags to the sub-tokens (``align_labels``)."""
+    max_length = validate.positive_int("max_length", max_length)
+    if isinstance(words, str):
+        raise validate.ArgumentTypeError("words must be sentences as lists of words, e.g. [['Tom', 'Hanks', 'smiled']].")
     if not getattr(tokenizer, "is_fast", False):
-        raise TypeError("encode_tagged needs a fast tokenizer (AutoTokenizer.from_pretrained(..., "
+        raise validate.ArgumentTypeError("encode_tagged needs a fast tokenizer (AutoTokenizer.from_pretrained(..., "
                         "use_fast=True)): only fast tokenizers say which word each sub-token came from.")
     if tags is not None:
         if labels is None:
-            raise ValueError("Give the label set (labels=label_list(types)) to turn tags into label ids.")
+            raise validate.ArgumentValueError("Give the label set (labels=label_list(types)) to turn tags into label ids.")
         check_tagged(words, tags, labels)
     elif any(isinstance(w, str) for w in words):
-        raise TypeError("Give sentences as lists of words, e.g. [['Tom', 'Hanks', 'smiled']].")
+        raise validate.ArgumentTypeError("Give sentences as lists of words, e.g. [['Tom', 'Hanks', 'smiled']].")
     if len(words) == 0:
-        raise ValueError("No sentences to encode.")
+        raise validate.ArgumentValueError("No sentences to encode.")
     enc = tokenizer([list(w) for w in words], is_split_into_words=True, truncation=True,
                     max_length=max_length, padding=True, return_tensors="pt")
     label2id = {label: i for i, label in enumerate(labels)} if labels is not None else {}
@@ -188,6 +204,7 @@ def _logits(model, input_ids, attention_mask) -> torch.Tensor:
 
 def first_subtokens(word_ids: torch.Tensor) -> torch.Tensor:
     """(n, tokens) True at the first sub-token of every word (``word_ids`` as in a TaggedBatch)."""
+    validate.tensor("word_ids", word_ids, dtype="integer", ndim=2)  # (n, tokens), -1 where no word
     first = word_ids >= 0
     first[:, 1:] &= word_ids[:, 1:] != word_ids[:, :-1]
     return first
@@ -196,6 +213,9 @@ def first_subtokens(word_ids: torch.Tensor) -> torch.Tensor:
 def pack_words(scores: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The rows' kept positions moved to the front, in order: sub-token scores (B, T, L) at each word's
     first sub-token -> word scores (B, W, L) and a prefix mask (B, W), W the most words in a row."""
+    validate.tensor("scores", scores, ndim=3)
+    if tuple(validate.tensor("keep", keep, dtype="bool", ndim=2).shape) != tuple(scores.shape[:2]):
+        raise validate.ShapeError(f"keep {tuple(keep.shape)} must be (batch, tokens) of scores {tuple(scores.shape)}.")
     T = keep.size(1)
     order = (~keep * T + torch.arange(T, device=keep.device)).argsort(1)  # kept positions first, in order
     n = keep.sum(1)  # (B,) words per row
@@ -210,6 +230,9 @@ def predict_tags(model, batch: TaggedBatch, labels: Sequence[str], batch_size: i
                  device=None) -> list[list[str]]:
     """One tag per word: the model's most likely label at the word's first sub-token; for a
     ``CRFTagger``, the words' most likely tag sequence (Viterbi)."""
+    if not isinstance(batch, TaggedBatch):
+        raise validate.ArgumentTypeError(f"batch must be a TaggedBatch (from encode_tagged); got {type(batch).__name__}.")
+    labels, batch_size = validate.list_of_str("labels", labels), validate.positive_int("batch_size", batch_size)
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -243,6 +266,7 @@ def predict_tags(model, batch: TaggedBatch, labels: Sequence[str], batch_size: i
 def token_classifier(labels: Sequence[str], model_dir=None, seed: int = 0):
     """A pretrained encoder (MiniLM by default) with a fresh linear layer that scores every label at
     every sub-token: ``transformers.AutoModelForTokenClassification``. ``seed`` fixes the new layer."""
+    labels, seed = validate.list_of_str("labels", labels), validate.non_negative_int("seed", seed)
     from transformers import AutoModelForTokenClassification
 
     from . import data
@@ -261,6 +285,9 @@ class CRFTagger(nn.Module):
 
     def __init__(self, emitter: nn.Module, labels: Sequence[str], constrain: bool = True):
         super().__init__()
+        labels, constrain = validate.list_of_str("labels", labels), validate.boolean("constrain", constrain)
+        if not isinstance(emitter, nn.Module):
+            raise validate.ArgumentTypeError(f"emitter must be a torch.nn.Module; got {type(emitter).__name__}.")
         self.emitter, self.labels = emitter, list(labels)
         self.crf = CRF.for_bio(labels) if constrain else CRF(len(labels))
 
@@ -270,12 +297,15 @@ class CRFTagger(nn.Module):
 
 def crf_tagger(labels: Sequence[str], model_dir=None, seed: int = 0, constrain: bool = True) -> CRFTagger:
     """``token_classifier`` (the same encoder and head, from the same seed) with a CRF on top."""
+    labels, constrain = validate.list_of_str("labels", labels), validate.boolean("constrain", constrain)
     return CRFTagger(token_classifier(labels, model_dir, seed), labels, constrain)
 
 
 def tagging_loss(model, batch) -> tuple[torch.Tensor, dict]:
     """The loss of a batch (input_ids, attention_mask, labels): the mean cross-entropy over the labelled
     sub-tokens, or for a ``CRFTagger`` the CRF's mean negative log-likelihood of each sentence's tags."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 3:
+        raise validate.ArgumentTypeError("batch must be (input_ids, attention_mask, labels), three tensors.")
     input_ids, attention_mask, labels = batch
     logits = _logits(model, input_ids, attention_mask).float()  # (B, T, num_labels)
     if isinstance(model, CRFTagger):
@@ -310,11 +340,20 @@ def fine_tune_tagger(model, train: TaggedBatch, validation: TaggedBatch, *, step
     batches, AdamW, warm-up then cosine decay, gradient clipping, train and validation loss every
     ``eval_interval`` steps. Returns its history (``step``, ``loss``, ``eval_step``, ``train``, ``val``).
     A ``CRFTagger`` trains on its sequence loss, its CRF scores with ``crf_lr_scale`` times the learning rate."""
+    for name, split in (("train", train), ("validation", validation)):
+        if not isinstance(split, TaggedBatch):
+            raise validate.ArgumentTypeError(f"{name} must be a TaggedBatch (from encode_tagged); got {type(split).__name__}.")
+    steps, batch_size = validate.positive_int("steps", steps), validate.positive_int("batch_size", batch_size)
+    lr, weight_decay = validate.positive("lr", lr), validate.non_negative("weight_decay", weight_decay)
+    eval_interval = validate.positive_int("eval_interval", eval_interval, optional=True)
+    eval_iters, seed = validate.positive_int("eval_iters", eval_iters), validate.non_negative_int("seed", seed)
+    max_seconds = validate.positive("max_seconds", max_seconds, optional=True)
+    crf_lr_scale, progress = validate.positive("crf_lr_scale", crf_lr_scale), validate.boolean("progress", progress)
     from .training import TrainConfig, random_batches
     from .training import train as train_loop
 
     if train.labels is None or validation.labels is None:
-        raise ValueError("Both splits need tags: encode them with encode_tagged(tokenizer, words, tags, labels).")
+        raise validate.ArgumentValueError("Both splits need tags: encode them with encode_tagged(tokenizer, words, tags, labels).")
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     get_batch = random_batches({split: (part.input_ids, part.attention_mask, part.labels)
@@ -353,6 +392,7 @@ def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
     entity has the same type, start and end. Precision = TP / predicted entities, recall = TP / gold
     entities, F1 their harmonic mean (0 when undefined). Tokens tagged O count for nothing.
     """
+
     check_tagged(gold, pred)  # one predicted tag per gold tag, sentence by sentence
     tp, n_pred, n_gold = Counter(), Counter(), Counter()
     for g, p in zip(gold, pred):

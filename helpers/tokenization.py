@@ -29,12 +29,15 @@ from typing import Iterable
 
 import regex
 
+from . import validation as validate
+
 # GPT-2's pre-tokenisation pattern: contractions, letters, numbers, other symbols, spaces.
 PATTERN = regex.compile(r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
 
 
 def words(text: str) -> list[str]:
     """Pre-tokenise: the pieces BPE never merges across (" the", " cat", ".", ...)."""
+    validate.string("text", text, non_empty=False)
     return PATTERN.findall(text)
 
 
@@ -55,6 +58,9 @@ def bytes_to_unicode() -> dict[int, str]:
 
 def merge_pair(ids: list[int], pair: tuple[int, int], new: int) -> list[int]:
     """``ids`` with every non-overlapping occurrence of ``pair``, left to right, replaced by ``new``."""
+    if not (isinstance(pair, tuple) and len(pair) == 2) or isinstance(ids, (str, bytes)):  # cheap: a hot loop
+        raise validate.ArgumentTypeError(f"merge_pair needs ids, a list of token ids, and pair, a tuple of two ids; "
+                                         f"got ids={validate._show(ids)}, pair={validate._show(pair)}.")
     out, j = [], 0
     while j < len(ids):
         if j + 1 < len(ids) and ids[j] == pair[0] and ids[j + 1] == pair[1]:
@@ -75,6 +81,9 @@ class BPETokenizer:
         self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
         self.byte_ids: list = list(range(256))  # each byte's id (a released vocabulary orders them its own way)
         self.special: dict[str, int] = {}  # special tokens, never split: "<|im_start|>" -> 1
+        bad = [p for p in merges or [] if isinstance(p, (str, bytes)) or len(p) != 2]
+        if bad:
+            raise validate.ArgumentTypeError(f"merges must be a list of (left id, right id) pairs; found {bad[0]!r}.")
         for pair in merges or []:
             self._add_merge(tuple(pair))
         self._cache: dict[str, list[int]] = {}
@@ -96,9 +105,10 @@ class BPETokenizer:
         model, pre = spec.get("model", {}), spec.get("pre_tokenizer") or {}
         if model.get("type") != "BPE" or pre.get("type") != "ByteLevel" or not pre.get("use_regex", True) \
                 or spec.get("normalizer"):
-            raise ValueError(f"expected a byte-level BPE with GPT-2's pre-tokeniser and no normaliser; got model "
-                             f"{model.get('type')!r}, pre_tokenizer {pre.get('type')!r}, normalizer "
-                             f"{(spec.get('normalizer') or {}).get('type')!r}.")
+            raise validate.ArgumentValueError(
+                f"expected a byte-level BPE with GPT-2's pre-tokeniser and no normaliser; got model "
+                f"{model.get('type')!r}, pre_tokenizer {pre.get('type')!r}, normalizer "
+                f"{(spec.get('normalizer') or {}).get('type')!r}.")
         to_byte = {c: b for b, c in bytes_to_unicode().items()}
         tok = cls()
         tok.vocab = {i: bytes(to_byte[c] for c in t) for t, i in model["vocab"].items()}
@@ -126,13 +136,13 @@ class BPETokenizer:
               progress: bool = False) -> "BPETokenizer":
         """Learn ``vocab_size - 256`` merges from ``texts`` (stops early when no pair occurs
         ``min_frequency`` times)."""
-        if vocab_size < 256:
-            raise ValueError(f"a byte-level vocabulary holds the 256 bytes at least; got vocab_size={vocab_size}.")
-        if isinstance(texts, str):
-            texts = [texts]
+        vocab_size = validate.integer("vocab_size", vocab_size, low=256)  # the 256 bytes at least
+        min_frequency = validate.positive_int("min_frequency", min_frequency)
+        progress = validate.boolean("progress", progress)
+        texts = [texts] if isinstance(texts, str) else validate.list_of_str("texts", texts)
         counts = collections.Counter(w for t in texts for w in words(t))
         if not counts:
-            raise ValueError("no text to train on.")
+            raise validate.ArgumentValueError("no text to train on.")
         seqs = [list(w.encode("utf-8")) for w in counts]  # each distinct word as byte ids
         freqs = list(counts.values())
 
@@ -215,6 +225,7 @@ class BPETokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Text -> token ids. Special tokens ("<|im_start|>") are cut out first and kept whole."""
+        validate.string("text", text, non_empty=False)
         if not self.special:
             return [i for w in words(text) for i in self._encode_word(w)]
         cut = regex.compile("(" + "|".join(map(regex.escape, sorted(self.special, key=len, reverse=True))) + ")")
@@ -257,10 +268,14 @@ class BPETokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         """Token ids -> text (exactly the text encoded)."""
+        if not isinstance(ids, (list, tuple, str)) and not hasattr(ids, "dtype"):
+            ids = list(ids)  # a generator of ids
+        ids = validate.token_ids("ids", ids, min_len=0).tolist()
         try:
             raw = b"".join(self.vocab[int(i)] for i in ids)
         except KeyError as err:
-            raise ValueError(f"token id {err.args[0]} is not in this vocabulary of {len(self)}.") from None
+            raise validate.ArgumentValueError(
+                f"token id {err.args[0]} is not in this vocabulary of {len(self)}.") from None
         return raw.decode("utf-8", errors="replace")
 
     def tokens(self, text: str) -> list[str]:
@@ -270,8 +285,10 @@ class BPETokenizer:
     # ---- saving ----------------------------------------------------------------------------
 
     def save(self, path) -> None:
+        path = validate.file_path("path", path, must_exist=False, writable=True)
         Path(path).write_text(json.dumps({"merges": list(self.merges)}))
 
     @classmethod
     def load(cls, path) -> "BPETokenizer":
+        path = validate.file_path("path", path)
         return cls([tuple(p) for p in json.loads(Path(path).read_text())["merges"]])

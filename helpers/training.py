@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 import torch
 
 from . import distributed as dist
+from . import validation as validate
 from .checkpoint import check_checkpoint_path, checkpoint_info, load_checkpoint, save_checkpoint
 from .device import autocast, needs_grad_scaler
 
@@ -58,11 +59,22 @@ class TrainConfig:
     best_mode: str = "min"  # "min" (a loss) or "max" (an accuracy)
     patience: int = 0  # stop after this many evaluations without a better best_metric; 0: never
 
+    def __post_init__(self):
+        _check(self)  # a bad field fails here, not at the first evaluation (train checks again: fields can change)
+
+
+def _is_config(cfg) -> None:
+    if not isinstance(cfg, TrainConfig):
+        raise validate.ArgumentTypeError(f"cfg must be a TrainConfig; got {type(cfg).__name__}.")
+
 
 def lr_at(it: float, cfg: TrainConfig, budget_used: float | None = None) -> float:
     """The learning rate at step ``it``: linear warm-up, then cosine (or linear) decay to min_lr.
     ``budget_used``: the fraction of a time budget spent; the schedule then runs by whichever of the
     step count and the clock is further along, so the decay completes when the time runs out."""
+    _is_config(cfg)
+    it = validate.real("it", it, low=0)
+    budget_used = validate.non_negative("budget_used", budget_used, optional=True)
     if budget_used is not None:
         it = max(it, budget_used * cfg.max_iters)
     decay_iters = cfg.lr_decay_iters or cfg.max_iters
@@ -79,6 +91,7 @@ def lr_at(it: float, cfg: TrainConfig, budget_used: float | None = None) -> floa
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on 2-D weights (matrices, embeddings) only, as nanoGPT."""
+    _is_config(cfg)
     params = [p for p in model.parameters() if p.requires_grad]  # parameters() de-duplicates tied ones
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
@@ -118,6 +131,9 @@ def estimate_loss(model, get_batch, eval_iters: int, seed: int, step_fn=None, de
                   splits: Sequence[str] = ("train", "val")) -> dict[str, float]:
     """Mean loss over ``eval_iters`` batches of each split, with a generator of its own (seeded), so
     that evaluating never changes the training batches that follow."""
+    eval_iters, seed = validate.positive_int("eval_iters", eval_iters), validate.non_negative_int("seed", seed)
+    splits = validate.list_of_str("splits", splits)
+    validate.callable_("get_batch", get_batch)
     step_fn = step_fn or default_step
     was_training = model.training
     model.eval()
@@ -136,6 +152,11 @@ def random_batches(splits: dict, batch_size: int, device, mask_column: int = 1) 
     """A ``get_batch(split, generator)`` that draws ``batch_size`` random rows of ``splits[split]``, a
     tuple of tensors (examples along dim 0). 2-D tensors are trimmed to the longest real sequence of the
     batch, read from the attention mask at ``mask_column``, so no step computes on padding it does not need."""
+    if not isinstance(splits, dict):
+        raise validate.ArgumentTypeError(
+            f"splits must be a dict split name -> tuple of tensors; got {type(splits).__name__}.")
+    batch_size = validate.positive_int("batch_size", batch_size)
+    mask_column = validate.non_negative_int("mask_column", mask_column)
 
     def get_batch(split, generator):
         columns = splits[split]
@@ -151,6 +172,8 @@ def epoch_batches(batches_for: Callable[[torch.Generator], list], fetch: Callabl
     batches (index tensors from ``batches_for(generator)``) are used up, the next epoch's are drawn
     with the loop's generator; ``fetch(indices)`` makes the batch. A run resumes exactly from a
     checkpoint written at the end of an epoch (fine-tuning evaluates and saves there)."""
+    validate.callable_("batches_for", batches_for)
+    validate.callable_("fetch", fetch)
     queue: list = []
 
     def get_batch(split, generator):
@@ -175,16 +198,34 @@ def _keep_best(model, cfg: TrainConfig, history: dict, best: dict) -> bool:
 
 
 def _check(cfg: TrainConfig) -> None:
-    for name in ("max_iters", "grad_accum"):
-        if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) < 1:
-            raise ValueError(f"TrainConfig.{name} must be a positive integer, got {getattr(cfg, name)!r}.")
-    if cfg.decay not in ("cosine", "linear") or cfg.best_mode not in ("min", "max"):
-        raise ValueError(f"decay must be 'cosine' or 'linear' (got {cfg.decay!r}), best_mode 'min' or 'max' "
-                         f"(got {cfg.best_mode!r}).")
-    if cfg.max_seconds is not None and cfg.max_seconds <= 0:
-        raise ValueError(f"max_seconds must be positive or None, got {cfg.max_seconds}.")
+    """Every field of ``cfg`` in range (NumPy numbers become Python ones), or an error naming it."""
+    name = "TrainConfig.{}".format
+    for field in ("max_iters", "batch_size", "grad_accum", "eval_iters"):
+        setattr(cfg, field, validate.positive_int(name(field), getattr(cfg, field)))
+    for field in ("warmup_iters", "eval_interval", "ckpt_interval", "seed", "patience"):
+        setattr(cfg, field, validate.non_negative_int(name(field), getattr(cfg, field)))
+    cfg.lr_decay_iters = validate.positive_int(name("lr_decay_iters"), cfg.lr_decay_iters, optional=True)
+    cfg.learning_rate = validate.positive(name("learning_rate"), cfg.learning_rate)
+    for field in ("min_lr", "weight_decay", "grad_clip"):  # 0 is fine: no floor, no decay, no clipping
+        setattr(cfg, field, validate.non_negative(name(field), getattr(cfg, field)))
+    for field in ("beta1", "beta2"):
+        setattr(cfg, field, validate.real(name(field), getattr(cfg, field), 0, 1, high_open=True))
+    cfg.max_seconds = validate.positive(name("max_seconds"), cfg.max_seconds, optional=True)
+    cfg.warmup_from_zero = validate.boolean(name("warmup_from_zero"), cfg.warmup_from_zero)
+    cfg.compile = validate.boolean(name("compile"), cfg.compile)
+    validate.one_of(name("decay"), cfg.decay, ("cosine", "linear"))
+    validate.one_of(name("best_mode"), cfg.best_mode, ("min", "max"))
+    if cfg.best_metric is not None:
+        validate.string(name("best_metric"), cfg.best_metric)
+    elif cfg.patience:
+        raise validate.ArgumentValueError(f"TrainConfig.patience={cfg.patience} needs a best_metric to watch "
+                                          f"(e.g. best_metric='val'); set one, or patience=0.")
     if dist.world_size() > 1 or cfg.grad_accum > 1:
         dist.check_divides(cfg.batch_size, cfg.grad_accum)
+
+
+def _empty(x) -> bool:
+    return len(x) == 0 if isinstance(x, torch.Tensor) and x.dim() else isinstance(x, (list, tuple)) and not x
 
 
 def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: bool = True,
@@ -206,8 +247,16 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
     """
     from tqdm.auto import tqdm
 
+    _is_config(cfg)
     _check(cfg)
-    ckpt_path = check_checkpoint_path(ckpt_path)
+    if not isinstance(model, torch.nn.Module) or not any(p.requires_grad for p in model.parameters()):
+        raise validate.ArgumentValueError(f"model must be a torch.nn.Module with trainable parameters; got "
+                                          f"{type(model).__name__} with none to train.")
+    validate.callable_("get_batch", get_batch)
+    step_fn = validate.callable_("step_fn", step_fn) if step_fn is not None else None
+    evaluate = validate.callable_("evaluate", evaluate) if evaluate is not None else None
+    resume, progress = validate.boolean("resume", resume), validate.boolean("progress", progress)
+    ckpt_path = check_checkpoint_path(ckpt_path, writable=dist.is_main())  # before any step, not at the first save
     device = torch.device(device) if device is not None else next(model.parameters()).device
     dist.init(device)
     main, step_fn = dist.is_main(), step_fn or default_step
@@ -260,8 +309,15 @@ def train(model, get_batch: Callable, cfg: TrainConfig, ckpt_path=None, resume: 
             lr = lr_at(step, cfg, budget_used)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, parts = _batch_loss(net, batch := get_batch("train", generator), step_fn, device,
-                                      cfg.grad_accum, backward=lambda l: scaler.scale(l).backward())
+            batch = get_batch("train", generator)
+            if not isinstance(batch, (tuple, list)) or not batch or _empty(batch[0]):
+                raise validate.TrainingError(
+                    f"get_batch('train', generator) gave no training example at step {step + 1} (got "
+                    f"{validate._show(batch)}); it must return a tuple of tensors with examples along dim 0. "
+                    f"Is the training split empty?"
+                    + (f" The checkpoint at {ckpt_path} is kept." if step and ckpt_path else ""))
+            loss, parts = _batch_loss(net, batch, step_fn, device, cfg.grad_accum,
+                                      backward=lambda l: scaler.scale(l).backward())
             if not math.isfinite(loss):
                 last_good = next((x for x in reversed(history["loss"]) if math.isfinite(x)), None)
                 if main:

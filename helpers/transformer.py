@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import validation as validate
 from .attention import MultiHeadAttention, merge_heads, padding_mask, split_heads
 
 # --------------------------------------------------------------------------------------------
@@ -35,6 +36,8 @@ class MLP(nn.Module):
 
     def __init__(self, n_embd: int, n_inner: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
+        n_embd, n_inner = validate.positive_int("n_embd", n_embd), validate.positive_int("n_inner", n_inner)
+        dropout, bias = validate.probability("dropout", dropout), validate.boolean("bias", bias)
         self.c_fc = nn.Linear(n_embd, n_inner, bias=bias)  # (.., n_embd) -> (.., n_inner)
         self.gelu = nn.GELU()  # the exact (erf) GELU, as BERT and nanoGPT use
         self.c_proj = nn.Linear(n_inner, n_embd, bias=bias)  # back to (.., n_embd)
@@ -54,6 +57,9 @@ class Block(nn.Module):
     def __init__(self, n_embd: int, n_head: int, n_inner: int | None = None, dropout: float = 0.0,
                  bias: bool = True, norm_first: bool = True, eps: float = 1e-5):
         super().__init__()
+        n_embd = validate.positive_int("n_embd", n_embd)
+        n_inner = validate.positive_int("n_inner", n_inner, optional=True)
+        norm_first, eps = validate.boolean("norm_first", norm_first), validate.positive("eps", eps)
         self.ln_1 = nn.LayerNorm(n_embd, eps=eps, bias=bias)
         self.attn = MultiHeadAttention(n_embd, n_head, dropout=dropout, bias=bias)
         self.ln_2 = nn.LayerNorm(n_embd, eps=eps, bias=bias)
@@ -101,12 +107,19 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True  # biases in Linear layers and LayerNorms
 
+    def __post_init__(self):
+        validate.config_fields(self, positive_ints=("vocab_size", "block_size", "n_layer", "n_head", "n_embd"),
+                               probabilities=("dropout",), booleans=("bias",))
+        validate.multiple_of("GPTConfig.n_embd", self.n_embd, "n_head", self.n_head)
+
 
 class GPT(nn.Module):
     """A GPT language model (nanoGPT's layout): idx (batch, tokens) -> logits (batch, tokens, vocab)."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise validate.ArgumentTypeError(f"config must be a GPTConfig; got {type(config).__name__}.")
         self.config = config
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embeddings
@@ -143,13 +156,13 @@ class GPT(nn.Module):
         With a kv_cache (helpers.generation.KVCache), idx holds only the new tokens: positions continue
         from ``kv_cache.pos``, the cache grows by T, and only the last position's logits come back.
         """
-        if idx.dim() != 2:
-            raise ValueError(f"idx must be (batch, tokens) token ids, got shape {tuple(idx.shape)}.")
+        validate.tensor("idx", idx, dtype="integer", ndim=2)  # (batch, tokens) token ids
         B, T = idx.shape
         start = kv_cache.pos if kv_cache is not None else 0
         if start + T > self.config.block_size:
-            raise ValueError(f"a sequence of {start + T} tokens is longer than block_size "
-                             f"{self.config.block_size}; crop it to the last {self.config.block_size}.")
+            raise validate.ArgumentValueError(
+                f"a sequence of {start + T} tokens is longer than block_size {self.config.block_size}; crop it "
+                f"to the last {self.config.block_size}.")
         pos = torch.arange(start, start + T, device=idx.device)  # (T,)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
         for i, block in enumerate(self.transformer.h):
@@ -193,9 +206,11 @@ class GPT(nn.Module):
         elif isinstance(source, dict):
             state = source
         else:
-            raise TypeError(f"source must be a transformers GPT-2 model or a state dict, got {type(source).__name__}.")
+            raise validate.ArgumentTypeError(
+                f"source must be a transformers GPT-2 model or a state dict, got {type(source).__name__}.")
         if config is None:
-            raise ValueError("a bare state dict does not say how many heads the model has: pass config=GPTConfig(...).")
+            raise validate.ArgumentValueError(
+                "a bare state dict does not say how many heads the model has: pass config=GPTConfig(...).")
         state = {k.removeprefix("_orig_mod."): v for k, v in state.items()}  # torch.compile'd nanoGPT
         if not any(k.startswith("transformer.") for k in state):  # GPT2Model: no "transformer." prefix
             state = {("transformer." + k if not k.startswith("lm_head") else k): v for k, v in state.items()}
@@ -208,14 +223,16 @@ class GPT(nn.Module):
             if name not in state:
                 if name == "lm_head.weight":  # tied: the token embedding matrix
                     continue
-                raise KeyError(f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
-                               f"GPT-2 / nanoGPT model with {config.n_layer} layers and bias={config.bias}?")
+                raise validate.UnknownNameError(
+                    f"the checkpoint has no {name!r} (shape {tuple(want.shape)} here); is it a "
+                    f"GPT-2 / nanoGPT model with {config.n_layer} layers and bias={config.bias}?")
             w = state[name]
             if conv1d and name.endswith(cls.CONV1D):
                 w = w.t()
             if w.shape != want.shape:
-                raise ValueError(f"checkpoint tensor {name!r} has shape {tuple(w.shape)}, the config makes "
-                                 f"it {tuple(want.shape)}; does the config match the checkpoint?")
+                raise validate.ArgumentValueError(
+                    f"checkpoint tensor {name!r} has shape {tuple(w.shape)}, the config makes "
+                    f"it {tuple(want.shape)}; does the config match the checkpoint?")
             new[name] = w
         new.setdefault("lm_head.weight", new["transformer.wte.weight"])
         model.load_state_dict(new)
@@ -240,14 +257,24 @@ class EncoderConfig:
     dropout: float = 0.1  # hidden and attention dropout (training only)
     pad_token_id: int = 0
 
+    def __post_init__(self):
+        validate.config_fields(self, positive_ints=("vocab_size", "hidden_size", "num_hidden_layers",
+                                                    "num_attention_heads", "intermediate_size",
+                                                    "max_position_embeddings", "type_vocab_size"),
+                               positives=("layer_norm_eps",), probabilities=("dropout",))
+        validate.multiple_of("EncoderConfig.hidden_size", self.hidden_size, "num_attention_heads",
+                             self.num_attention_heads)
+        self.pad_token_id = validate.integer("EncoderConfig.pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
+
     @classmethod
     def from_hf(cls, hf: dict) -> "EncoderConfig":
         """From a Hugging Face BERT config.json dict (unknown keys are ignored)."""
         if hf.get("hidden_act", "gelu") != "gelu":
-            raise ValueError(f"the course's encoder uses GELU; this checkpoint wants {hf['hidden_act']!r}.")
+            raise validate.ArgumentValueError(
+                f"the course's encoder uses GELU; this checkpoint wants {hf['hidden_act']!r}.")
         if hf.get("position_embedding_type", "absolute") != "absolute":
-            raise ValueError("the course's encoder has absolute positions only; this checkpoint uses "
-                             f"{hf['position_embedding_type']!r}.")
+            raise validate.ArgumentValueError("the course's encoder has absolute positions only; this checkpoint uses "
+                                              f"{hf['position_embedding_type']!r}.")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in hf.items() if k in known}
         kwargs["dropout"] = hf.get("hidden_dropout_prob", cls.dropout)
@@ -272,6 +299,8 @@ class Embeddings(nn.Module):
 
     def __init__(self, c: EncoderConfig):
         super().__init__()
+        if not isinstance(c, EncoderConfig):
+            raise validate.ArgumentTypeError(f"c must be an EncoderConfig; got {type(c).__name__}.")
         self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size, padding_idx=c.pad_token_id)
         self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
         self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
@@ -291,6 +320,8 @@ class Encoder(nn.Module):
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
+        if not isinstance(config, EncoderConfig):
+            raise validate.ArgumentTypeError(f"config must be an EncoderConfig; got {type(config).__name__}.")
         self.config = c = config
         self.embeddings = Embeddings(c)
         self.layers = nn.ModuleList([
@@ -303,19 +334,19 @@ class Encoder(nn.Module):
             self.embeddings.word_embeddings.weight[c.pad_token_id].zero_()  # as BERT: [PAD] starts at 0
 
     def _prepare(self, input_ids, attention_mask, token_type_ids):
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, tokens), got shape {tuple(input_ids.shape)}.")
+        validate.tensor("input_ids", input_ids, dtype="integer", ndim=2)  # (batch, tokens)
         T = input_ids.shape[1]
         if T > self.config.max_position_embeddings:
-            raise ValueError(f"{T} tokens is more than max_position_embeddings "
-                             f"({self.config.max_position_embeddings}); truncate the input.")
+            raise validate.ArgumentValueError(f"{T} tokens is more than max_position_embeddings "
+                                              f"({self.config.max_position_embeddings}); truncate the input.")
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         mask = None
         if attention_mask is not None:
             if attention_mask.shape != input_ids.shape:
-                raise ValueError(f"attention_mask {tuple(attention_mask.shape)} must have the shape of "
-                                 f"input_ids {tuple(input_ids.shape)}.")
+                raise validate.ArgumentValueError(
+                    f"attention_mask {tuple(attention_mask.shape)} must have the shape of "
+                    f"input_ids {tuple(input_ids.shape)}.")
             mask = padding_mask(attention_mask)  # (B, 1, 1, T): no query looks at a padded key
         return self.embeddings(input_ids, token_type_ids), mask
 
@@ -369,14 +400,15 @@ class Encoder(nn.Module):
         missing = [s for srcs in self._hf_name_map(self.config.num_hidden_layers).values()
                    for s in srcs if s not in hf_state]
         if missing:
-            raise KeyError(f"the checkpoint lacks {len(missing)} BERT parameters, e.g. "
-                           f"{missing[:3]}; is it a BERT encoder with {self.config.num_hidden_layers} layers?")
+            raise validate.UnknownNameError(
+                f"the checkpoint lacks {len(missing)} BERT parameters, e.g. {missing[:3]}; is it a BERT encoder "
+                f"with {self.config.num_hidden_layers} layers?")
         for name, srcs in self._hf_name_map(self.config.num_hidden_layers).items():
             want = own[name].shape
             part = torch.Size([want[0] // len(srcs), *want[1:]])  # each of q, k, v is a third
             for s in srcs:
                 if hf_state[s].shape != part:
-                    raise ValueError(
+                    raise validate.ArgumentValueError(
                         f"checkpoint parameter {s!r} has shape {tuple(hf_state[s].shape)}, but the "
                         f"config makes it {tuple(part)} (course parameter {name!r}). Does the config "
                         f"match the checkpoint (hidden_size, intermediate_size, vocab_size, ...)?"
@@ -403,7 +435,8 @@ class Encoder(nn.Module):
         or pytorch_model.bin), in eval mode. ``config`` overrides config.json."""
         path = Path(path)
         if not path.is_dir():
-            raise FileNotFoundError(f"No checkpoint folder at {path}; for MiniLM use helpers.data.minilm_dir().")
+            raise validate.MissingFileError(
+                f"No checkpoint folder at {path}; for MiniLM use helpers.data.minilm_dir().")
         if config is None:
             config = EncoderConfig.from_hf(json.loads((path / "config.json").read_text()))
         if (path / "model.safetensors").exists():
@@ -413,7 +446,7 @@ class Encoder(nn.Module):
         elif (path / "pytorch_model.bin").exists():
             state = torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True)
         else:
-            raise FileNotFoundError(f"{path} has neither model.safetensors nor pytorch_model.bin.")
+            raise validate.MissingFileError(f"{path} has neither model.safetensors nor pytorch_model.bin.")
         model = cls(config)
         model.unused_checkpoint_keys = model.load_hf_state_dict(state)  # e.g. the pooler, position_ids
         return model.eval()
@@ -424,6 +457,11 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) 
 
     This is all-MiniLM-L6-v2's pooling; it then normalises to unit length (F.normalize).
     """
+    validate.tensor("hidden", hidden, dtype="float", ndim=3)
+    if attention_mask is not None and tuple(validate.tensor("attention_mask", attention_mask, ndim=2).shape) \
+            != tuple(hidden.shape[:2]):
+        raise validate.ShapeError(f"attention_mask {tuple(attention_mask.shape)} must be (batch, tokens) of hidden "
+                                  f"{tuple(hidden.shape)}.")
     if attention_mask is None:
         return hidden.mean(dim=1)
     m = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)

@@ -8,13 +8,12 @@ import math
 
 import matplotlib
 import numpy as np
-import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from _properties import (BAD_BOOL, BAD_POSITIVE, BAD_PROBABILITY, BAD_STR_LIST, FAST, FEW, NOT_A_NUMBER, TALLY,
-                         bad_int, one_bad, public_functions, refuses)
+                         bad_int, covers, one_bad, refuses)
 from helpers import attention as A
 from helpers import device as D
 from helpers import report as R
@@ -22,17 +21,6 @@ from helpers import validation as V
 from helpers import visualisation as VIS
 
 matplotlib.use("Agg")
-COVERED: dict[str, set[str]] = {}
-
-
-def covers(module, *names):
-    """Mark a test as the property test of ``module.name`` for each name."""
-    def mark(fn):
-        COVERED.setdefault(module.__name__, set()).update(names)
-        return fn
-    return mark
-
-
 NAME = st.from_regex(r"[a-z_]{1,10}", fullmatch=True)
 BAD_DEVICE = st.one_of(st.sampled_from(["gpu", "tpu", "CPU!", "cuda0", ""]), st.integers(), st.none(), st.just([]))
 
@@ -116,6 +104,29 @@ def test_path_device_and_callable_checks(tmp_path, name, bad, bad_device):
     refuses(lambda: V.device(name, bad_device), name)
     assert V.callable_(name, len) is len
     refuses(lambda: V.callable_(name, bad), name)
+
+
+@covers(V, "config_fields", "multiple_of")
+@FAST
+@given(heads=st.integers(1, 8), width=st.integers(1, 8), bad=bad_int(1), bad_p=BAD_PROBABILITY)
+def test_config_checks(heads, width, bad, bad_p):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Config:
+        size: int = 4
+        dropout: float = 0.1
+        flag: bool = True
+
+    cfg = V.config_fields(Config(size=np.int64(heads)), positive_ints=("size",), probabilities=("dropout",),
+                          booleans=("flag",))
+    assert type(cfg.size) is int and cfg.size == heads
+    refuses(lambda: V.config_fields(Config(size=bad), positive_ints=("size",)), "Config.size")
+    refuses(lambda: V.config_fields(Config(dropout=bad_p), probabilities=("dropout",)), "Config.dropout")
+    refuses(lambda: V.config_fields(Config(flag="yes"), booleans=("flag",)), "Config.flag")
+    assert V.multiple_of("n_embd", heads * width, "n_head", heads) == heads * width
+    if width > 1:
+        refuses(lambda: V.multiple_of("n_embd", heads * width + 1, "n_head", width), "n_embd")
 
 
 @covers(V, "losses_ok")
@@ -337,22 +348,7 @@ def test_report(tmp_path, monkeypatch, name, value, bad):
     assert R.read_claims(tmp_path / "none.jsonl") == []
 
 
-# --- every public function has a property test --------------------------------------------
-
-EXEMPT = {
-    "helpers.validation": {n: "an error type" for n in ("CourseError", "ArgumentTypeError", "ArgumentValueError",
-                                                        "ShapeError", "PathError", "MissingFileError",
-                                                        "UnknownNameError", "NotAvailableError",
-                                                        "TrainingError")},
-}
-
-
-@pytest.mark.parametrize("module", [V, D, A, VIS, R], ids=lambda m: m.__name__)
-def test_every_public_function_has_a_property_test(module):
-    public = public_functions(module, EXEMPT.get(module.__name__, {}))
-    missing = public - COVERED.get(module.__name__, set())
-    assert not missing, f"public names of {module.__name__} without a property test: {sorted(missing)}"
-    assert COVERED[module.__name__] <= public | set(EXEMPT.get(module.__name__, {})), "a covered name is gone"
+# --- (tests/test_properties_coverage.py checks that every public name has a property test) ---
 
 
 def test_zz_bad_inputs_all_got_a_clear_error():

@@ -17,20 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _properties import (BAD_BOOL, BAD_POSITIVE, BAD_PROBABILITY, BAD_STR_LIST, FAST, FEW, TALLY,
-                         WORD, arrays, bad_int, bad_real, one_bad, public_functions, refuses)
+                         WORD, arrays, bad_int, bad_real, covers, one_bad, refuses)
 from helpers import data
 from helpers import embeddings as E
 
-COVERED: dict[str, set[str]] = {}
 TMP = Path(tempfile.mkdtemp(prefix="course-properties-"))
 atexit.register(shutil.rmtree, TMP, ignore_errors=True)
-
-
-def covers(module, *names):
-    def mark(fn):
-        COVERED.setdefault(module.__name__, set()).update(names)
-        return fn
-    return mark
 
 
 @pytest.fixture(scope="module")
@@ -338,24 +330,7 @@ def test_evaluation(glove_kv, word, topn, bad_topn, bad):
     refuses(lambda: E.evaluate(**{"kv": glove_kv, name: value}), name)
 
 
-# --- every public function has a property test --------------------------------------------
-
-EXEMPT = {
-    "helpers.data": {"Asset": "a row of the asset table", "Package": "a row of the package table",
-                     "LabelledTexts": "a record that sentiment() returns", "TaggedSentences":
-                     "a record that spacy_tag() returns", "UnknownAssetError": "an error type",
-                     "MissingAssetError": "an error type"},
-    "helpers.embeddings": {"Word2Vec": "the result train_word2vec() returns",
-                           "GloVe": "the result train_glove() returns"},
-}
-
-
-@pytest.mark.parametrize("module", [data, E], ids=lambda m: m.__name__)
-def test_every_public_function_has_a_property_test(module):
-    public = public_functions(module, EXEMPT.get(module.__name__, {}))
-    missing = public - COVERED.get(module.__name__, set())
-    assert not missing, f"public names of {module.__name__} without a property test: {sorted(missing)}"
-    assert COVERED[module.__name__] <= public, "a covered name is gone"
+# --- (tests/test_properties_coverage.py checks that every public name has a property test) ---
 
 
 def test_zz_bad_inputs_all_got_a_clear_error():

@@ -63,13 +63,13 @@ def test_folders_and_files_in_the_wrong_place_are_clear_errors(tmp_path):
     model, get_batch = tiny_gpt()
     with pytest.raises(ValueError, match="is a folder"):
         train(model, get_batch, TrainConfig(max_iters=1), ckpt_path=tmp_path, progress=False)
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(ValueError, match="path is a folder"):
         atomic_write(tmp_path, lambda tmp: None)
     from helpers.finetuning import fine_tune
 
     a_file = tmp_path / "last.safetensors"
     a_file.write_text("")
-    with pytest.raises(ValueError, match="checkpoint_dir must be a folder"):
+    with pytest.raises(ValueError, match="checkpoint_dir is a file"):
         fine_tune(None, None, None, None, checkpoint_dir=a_file)  # refused before anything else is looked at
 
 

@@ -3,6 +3,7 @@
 Each regression test below failed before the fix: it names the call and what it used to do.
 """
 
+import math
 import pickle
 import subprocess
 import sys
@@ -235,3 +236,172 @@ def test_warnings_are_not_raised_for_good_corpora():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         V.warn_or_refuse_one_word_documents("corpus", small_corpus())
+
+
+# --- issue 17, the rest: training, fine-tuning, generation, masked LM -----------------------
+
+BAD_TRAIN_CONFIG = [  # (field, a value that cannot be right)
+    ("max_iters", 0), ("batch_size", -1), ("learning_rate", 0.0), ("min_lr", -1e-4), ("warmup_iters", -1),
+    ("warmup_from_zero", "yes"), ("lr_decay_iters", 0), ("decay", "cosin"), ("weight_decay", float("nan")),
+    ("beta1", 1.0), ("beta2", -0.1), ("grad_clip", -1.0), ("grad_accum", 0), ("eval_interval", -1),
+    ("eval_iters", 0), ("ckpt_interval", 2.5), ("seed", -1), ("max_seconds", 0), ("compile", 1),
+    ("best_metric", ""), ("best_mode", "best"), ("patience", -1)]
+
+
+def test_every_train_config_field_is_checked_at_construction():
+    from dataclasses import fields
+
+    from helpers.training import TrainConfig
+
+    assert {f.name for f in fields(TrainConfig)} == {name for name, _ in BAD_TRAIN_CONFIG}, "a field has no bad value"
+    for name, value in BAD_TRAIN_CONFIG:
+        with pytest.raises(CourseError, match=f"TrainConfig.{name}"):
+            TrainConfig(**{name: value})
+    with pytest.raises(ArgumentValueError, match="patience=2 needs a best_metric"):
+        TrainConfig(patience=2)
+    cfg = TrainConfig(max_iters=np.int64(5), learning_rate=np.float32(0.5), max_seconds=np.float64(1.0))
+    assert type(cfg.max_iters) is int and type(cfg.learning_rate) is float  # NumPy numbers are fine
+
+
+def tiny_gpt_and_batches(calls):
+    from helpers.transformer import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8))
+
+    def get_batch(split, g):
+        calls.append(split)
+        x = torch.randint(11, (4, 8), generator=g)
+        return x, x
+
+    return model, get_batch
+
+
+def test_eval_iters_zero_is_refused_before_the_first_step(tmp_path):
+    # before: TrainConfig(eval_iters=0) trained until the first evaluation, then ZeroDivisionError, no checkpoint
+    from helpers.training import TrainConfig, train
+
+    with pytest.raises(ArgumentValueError, match="TrainConfig.eval_iters must be a whole number >= 1; got 0"):
+        TrainConfig(eval_iters=0)
+    calls = []
+    model, get_batch = tiny_gpt_and_batches(calls)
+    cfg = TrainConfig(max_iters=4, eval_interval=2)
+    cfg.eval_iters = 0  # a field changed after construction: train checks again
+    with pytest.raises(ArgumentValueError, match="TrainConfig.eval_iters"):
+        train(model, get_batch, cfg, ckpt_path=tmp_path / "run.safetensors", progress=False)
+    assert calls == [], "training started before the check"
+
+
+def test_a_checkpoint_folder_that_cannot_be_made_is_refused_before_the_first_step(tmp_path):
+    # before: a checkpoint_dir (or ckpt_path's folder) that is a file failed only at the first save
+    from helpers.finetuning import fine_tune
+    from helpers.training import TrainConfig, train
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    calls = []
+    model, get_batch = tiny_gpt_and_batches(calls)
+    with pytest.raises(PathError, match="the folder of ckpt_path"):
+        train(model, get_batch, TrainConfig(max_iters=2, eval_iters=1), ckpt_path=a_file / "run.safetensors",
+              progress=False)
+    assert calls == []
+    with pytest.raises(PathError, match="checkpoint_dir is a file"):
+        fine_tune(None, None, None, None, checkpoint_dir=a_file)
+    with pytest.raises(PathError, match="checkpoint_dir: cannot create the folder"):
+        fine_tune(None, None, None, None, checkpoint_dir=a_file / "runs")
+    from helpers.checkpoint import checkpoint_info, load_checkpoint
+
+    # before: a checkpoint path that is a folder gave "OSError: No such device"
+    with pytest.raises(PathError, match="path is a folder"):
+        load_checkpoint(tmp_path, model)
+    with pytest.raises(MissingFileError, match="no file at"):
+        checkpoint_info(tmp_path / "none.safetensors")
+
+
+def test_empty_data_is_refused_before_training(tmp_path):
+    # before: an empty split reached the tokenizer or the loop and failed deep inside (or trained on nothing)
+    from helpers.data import LabelledTexts
+    from helpers.finetuning import SequenceClassifier, fine_tune
+    from helpers.training import TrainConfig, train
+    from helpers.transformer import Encoder, EncoderConfig
+
+    model = SequenceClassifier(Encoder(EncoderConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=8,
+                                                     max_position_embeddings=16)), num_labels=2)
+    some = LabelledTexts(["a b", "c d"], np.array([0, 1]))
+    none = LabelledTexts([], np.zeros(0, dtype=np.int64))
+    with pytest.raises(ArgumentValueError, match="train is empty"):
+        fine_tune(model, None, none, some)
+    with pytest.raises(ArgumentValueError, match="validation is empty"):
+        fine_tune(model, None, some, none)
+    gpt, _ = tiny_gpt_and_batches([])
+    empty = torch.zeros(0, 8, dtype=torch.long)
+    before = {k: v.clone() for k, v in gpt.state_dict().items()}
+    with pytest.raises(TrainingError, match="gave no training example at step 1"):
+        train(gpt, lambda split, g: (empty, empty), TrainConfig(max_iters=3, eval_iters=1), progress=False)
+    assert all(torch.equal(v, gpt.state_dict()[k]) for k, v in before.items())
+
+
+def test_predict_proba_refuses_a_single_string():
+    # before: predict_proba(model, tokenizer, "a great film") returned one prediction per character
+    from transformers import AutoTokenizer
+
+    from helpers.finetuning import SequenceClassifier, predict_proba, sentence_vectors
+    from helpers.transformer import Encoder, EncoderConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(data.minilm_dir())
+    encoder = Encoder(EncoderConfig(vocab_size=30522, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                    intermediate_size=8, max_position_embeddings=32))
+    model = SequenceClassifier(encoder, num_labels=2)
+    with pytest.raises(ArgumentTypeError, match=r"texts must be a list of strings, not a single string.*"
+                                                r"\['a great film'\]"):
+        predict_proba(model, tokenizer, "a great film")
+    with pytest.raises(ArgumentTypeError, match="texts"):
+        sentence_vectors(encoder, tokenizer, "a great film")
+    assert predict_proba(model, tokenizer, ("a great film",)).shape == (1, 2)  # a tuple is fine
+
+
+def test_numpy_numbers_are_accepted_where_a_number_is():
+    # before: top_k=np.int64(3) was rejected as "not a whole number"
+    from helpers.generation import check_sampling, generate, sample_next
+    from helpers.transformer import GPT, GPTConfig
+
+    assert check_sampling(np.float32(0.5), np.int64(3), np.float64(0.9)) == (0.5, 3, pytest.approx(0.9))
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    g = torch.Generator().manual_seed(0)
+    out = generate(model, torch.zeros(1, 1, dtype=torch.long), np.int64(3), temperature=np.float64(0.8),
+                   top_k=np.int64(3), top_p=np.float32(0.9), generator=g)
+    assert out.shape == (1, 4)
+    assert generate(model, [0, 1], 2, greedy=True).shape == (1, 4)  # a list of ids is fine
+    with pytest.raises(ArgumentTypeError, match="idx must be token ids"):
+        generate(model, "hello", 2)
+    assert sample_next(torch.randn(2, 11), top_k=np.int64(1)).shape == (2, 1)
+    with pytest.raises(ArgumentValueError, match="temperature.*greedy=True"):
+        check_sampling(temperature=0)
+
+
+def test_a_masked_lm_batch_with_no_masked_token_does_not_poison_the_average():
+    # before: cross_entropy over no position gave NaN, and the evaluation's mean of losses became NaN
+    from helpers.pretraining import MiniBertForPreTraining
+    from helpers.training import estimate_loss
+    from helpers.transformer import EncoderConfig
+
+    torch.manual_seed(0)
+    model = MiniBertForPreTraining(EncoderConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
+                                                 num_attention_heads=2, intermediate_size=8,
+                                                 max_position_embeddings=16), nsp=False)
+    ids = torch.randint(4, 20, (2, 6))
+    none_masked = torch.full_like(ids, -100)
+    some_masked = none_masked.clone()
+    some_masked[:, 2] = ids[:, 2]
+    mlm_loss = model(ids, torch.zeros_like(ids), torch.ones_like(ids), none_masked)[0]
+    assert mlm_loss.item() == 0.0 and mlm_loss.requires_grad  # nothing to predict, and backward still works
+    batches = iter([none_masked, some_masked] * 2)
+
+    def get_batch(split, g):
+        return ids, torch.zeros_like(ids), torch.ones_like(ids), next(batches)
+
+    losses = estimate_loss(model, get_batch, eval_iters=2, seed=0, step_fn=lambda m, b: (m(*b)[0], {}),
+                           splits=("val",))
+    assert math.isfinite(losses["val"]) and losses["val"] > 0

@@ -24,6 +24,7 @@ In a notebook::
 from __future__ import annotations
 
 import contextvars
+import difflib
 import importlib
 import math
 import pkgutil
@@ -34,6 +35,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
+
+from .. import validation as validate
 
 TIME_LIMIT_S = 30.0  # a learner's function that runs longer than this is stopped (a loop that never ends)
 
@@ -51,7 +54,7 @@ class CheckFailed(AssertionError):
         return [f"\x1b[31m{line}\x1b[0m" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
 
 
-class UnknownExercise(ValueError):
+class UnknownExercise(validate.ArgumentValueError):
     """check() was given an id that no exercise has."""
 
     _render_traceback_ = CheckFailed._render_traceback_
@@ -100,10 +103,10 @@ def exercise(id: str, title: str, hint: str = "", mistakes: list[Mistake] | tupl
 
     def register(grade: Callable) -> Callable:
         if id in REGISTRY:
-            raise ValueError(f"Exercise {id} is registered twice.")
+            raise validate.ArgumentValueError(f"Exercise {id} is registered twice.")
         names = [m.name for m in mistakes]
         if len(set(names)) != len(names):
-            raise ValueError(f"Exercise {id} names a mistake twice: {names}.")
+            raise validate.ArgumentValueError(f"Exercise {id} names a mistake twice: {names}.")
         REGISTRY[id] = Exercise(id, title, grade, hint, tuple(mistakes))
         return grade
 
@@ -175,10 +178,8 @@ def _run_with_time_limit(grade: Callable, answer, seconds: float) -> None:
 
 def verdict(id: str, answer, time_limit: float | None = TIME_LIMIT_S) -> Verdict:
     """Grade ``answer`` for exercise ``id`` and return the verdict instead of printing it."""
-    known = exercises()
-    if id not in known:
-        raise UnknownExercise(f"There is no exercise {id!r}. The exercises are: {', '.join(known)}.")
-    ex = known[id]
+    time_limit = validate.positive("time_limit", time_limit, optional=True)
+    ex = _known(id)
     head = f"Exercise {id} ({ex.title}):"
     if answer is None or answer is Ellipsis:
         return Verdict("not attempted", f"{head} not attempted yet: pass your function to check().")
@@ -211,12 +212,19 @@ def verdict(id: str, answer, time_limit: float | None = TIME_LIMIT_S) -> Verdict
     return Verdict("correct", f"{head} correct.")
 
 
-def hint(id: str) -> None:
-    """Print the stronger hint of exercise ``id``."""
+def _known(id) -> Exercise:
+    """The exercise ``id`` ("07.1"), or UnknownExercise with the closest ids."""
     known = exercises()
     if id not in known:
-        raise UnknownExercise(f"There is no exercise {id!r}. The exercises are: {', '.join(known)}.")
-    ex = known[id]
+        close = difflib.get_close_matches(str(id).zfill(4), list(known), n=2, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownExercise(f"There is no exercise {id!r}.{hint} The exercises are: {', '.join(known)}.")
+    return known[id]
+
+
+def hint(id: str) -> None:
+    """Print the stronger hint of exercise ``id``."""
+    ex = _known(id)
     print(f"Exercise {id} ({ex.title}), a stronger hint:\n{ex.hint or 'none for this one: re-read the markdown above it.'}")
 
 
