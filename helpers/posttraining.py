@@ -140,8 +140,8 @@ def base_fingerprint(model) -> str:
     """A short hash of a (peft-wrapped) model's base: its config and the sums of a few base weights."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     cfg = {k: v for k, v in base.config.to_dict().items() if isinstance(v, (int, float, str, bool))}
-    sums = [round(float(p.detach().double().sum()), 3) for n, p in list(base.named_parameters())[:4]
-            if "lora_" not in n]
+    weights = [p for n, p in base.named_parameters() if "lora_" not in n][:4]  # the same with adapters or without
+    sums = [round(float(p.detach().double().sum()), 3) for p in weights]
     return hashlib.sha256(json.dumps([cfg, sums], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

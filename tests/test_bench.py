@@ -50,3 +50,15 @@ def test_finetuning_benchmark_probes_write_their_figures(tmp_path):
         assert 0.4 < result[way]["accuracy"] <= 1
     assert result["frozen"]["trainable_params"] == 384 * 2 + 2  # the head of a SequenceClassifier on MiniLM
     assert result["targets"] == {}  # a quick run is never judged against the targets
+
+
+def test_posttraining_benchmark_writes_the_keys_of_issue_16(tmp_path):
+    out = tmp_path / "posttraining.json"
+    load("posttraining").main(["--quick", "--threads", "1", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert {"before", "after", "heldout_ppl_before", "heldout_ppl_after"} <= set(result["sft"])
+    assert set(result["sft"]["before"]) == {"sentiment", "modernise", "summary", "entities", "continue"}
+    keys = {"reward_before", "reward_after", "positive_rate_before", "positive_rate_after", "kl"}
+    assert keys <= set(result["dpo"]) and keys <= set(result["sft_chosen_only"])
+    assert set(result["dpo"]["dropped"]) == {"identical", "tied"}
+    assert result["goals"] == {}  # a quick run is never judged against the goals
