@@ -153,7 +153,7 @@ def _takes_cache(model) -> bool:
 def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
              generator: torch.Generator | None = None, use_cache: bool = True,
-             stop_token: int | None = None) -> torch.Tensor:
+             stop_token: int | None = None, on_token=None) -> torch.Tensor:
     """Append ``max_new_tokens`` tokens to idx (batch, tokens); returns (batch, tokens + new).
 
     With ``use_cache`` (and a model that takes a kv_cache) the prompt is processed once and each
@@ -161,7 +161,8 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
     block_size tokens, with a warning. When the context fills up while generating, the uncached path
     slides its window by one token per step; the cached path starts a new cache from the last half of
     the window (so past the context the two may differ). ``stop_token`` ends generation once every
-    row has produced it (rows that finished early are padded with it).
+    row has produced it (rows that finished early are padded with it). ``on_token(next_ids)`` is
+    called with each step's new tokens (batch, 1) as they come: streaming to a chat window.
     """
     if not validate.boolean("greedy", greedy):
         temperature, top_k, top_p = check_sampling(temperature, top_k, top_p)
@@ -202,6 +203,8 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
                 nxt = nxt.masked_fill(done[:, None], stop_token)
                 done |= nxt[:, 0] == stop_token
             idx = torch.cat([idx, nxt], dim=1)
+            if on_token is not None:
+                on_token(nxt)
             if stop_token is not None and bool(done.all()):
                 break
     model.train(was_training)

@@ -202,14 +202,15 @@ def end_of_turn_id(tokenizer) -> int:
 
 
 def chat_reply(model, tokenizer, messages, max_new_tokens: int = 64, greedy: bool = True,
-               temperature: float = 1.0, top_p: float | None = None, generator=None) -> str:
+               temperature: float = 1.0, top_p: float | None = None, generator=None, on_token=None) -> str:
     """The assistant's next reply to a conversation (ending with a user turn), through the course's
-    ``generate`` (with its KV cache for the course's Llama); stops at the end-of-turn token."""
+    ``generate`` (with its KV cache for the course's Llama); stops at the end-of-turn token.
+    ``on_token(ids)`` sees each new token (1, 1) as it comes (for streaming)."""
     max_new_tokens = validate.positive_int("max_new_tokens", max_new_tokens)
     idx = prompt_ids(tokenizer, messages).to(next(model.parameters()).device)
     stop = end_of_turn_id(tokenizer)
     out = generate(model, idx, max_new_tokens, temperature=temperature, top_p=top_p, greedy=greedy,
-                   generator=generator, stop_token=stop)[0, idx.shape[1]:].tolist()
+                   generator=generator, stop_token=stop, on_token=on_token)[0, idx.shape[1]:].tolist()
     if stop in out:
         out = out[:out.index(stop)]
     return tokenizer.decode(out, skip_special_tokens=True).strip()

@@ -66,3 +66,15 @@ def test_seq2seq_benchmark_writes_both_tasks_and_reuses_its_checkpoint(tmp_path)
     again = bench.main(["--quick", "--task", "translation", "--checkpoint", str(ckpt), "--out", str(out)])
     assert again["translation"]["train_steps"] == tr["train_steps"]  # loaded, not trained again
     assert again["translation"]["bleu"] == pytest.approx(tr["bleu"])
+
+
+def test_posttraining_benchmark_writes_the_keys_of_issue_16(tmp_path):
+    out = tmp_path / "posttraining.json"
+    load("posttraining").main(["--quick", "--threads", "1", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert {"before", "after", "heldout_ppl_before", "heldout_ppl_after"} <= set(result["sft"])
+    assert set(result["sft"]["before"]) == {"sentiment", "modernise", "summary", "entities", "continue"}
+    keys = {"reward_before", "reward_after", "positive_rate_before", "positive_rate_after", "kl"}
+    assert keys <= set(result["dpo"]) and keys <= set(result["sft_chosen_only"])
+    assert set(result["dpo"]["dropped"]) == {"identical", "tied"}
+    assert result["goals"] == {}  # a quick run is never judged against the goals
