@@ -220,6 +220,9 @@ def encode_questions(tokenizer, questions: Sequence[Question], max_length: int =
 def answer_mentions(question: Question) -> list[tuple[int, int]]:
     """Character spans [a, b) of the answer in the context: ``answer_start`` and every other whole-word
     occurrence of the answer's text (each is a right answer; exact match and F1 compare text)."""
+    if not isinstance(question, Question):
+        raise validate.ArgumentTypeError(f"question must be a qa.Question (from cloze_questions); got "
+                                         f"{type(question).__name__}.")
     spans = {(m.start(), m.end()) for m in re.finditer(r"(?<!\w)" + re.escape(question.answer) + r"(?!\w)",
                                                         question.context)}
     return sorted(spans | {(question.answer_start, question.answer_start + len(question.answer))})

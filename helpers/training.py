@@ -388,8 +388,9 @@ def time_steps(model, get_batch: Callable, cfg: TrainConfig, n: int = 20, warmup
     this process's CPU seconds per step, "tokens": elements of the batch's first tensor per step}.
     The steps are the loop's own, so a time budget planned from them is what ``train`` will spend.
     ``optimizer_for(model)`` builds the optimiser (default: the loop's AdamW)."""
-    if not isinstance(n, int) or n < 1 or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"n must be a positive whole number and warmup zero or more, got n={n!r}, warmup={warmup!r}.")
+    n, warmup = validate.positive_int("n", n), validate.non_negative_int("warmup", warmup)
+    if not isinstance(cfg, TrainConfig):
+        raise validate.ArgumentTypeError(f"cfg must be a TrainConfig; got {type(cfg).__name__}.")
     probe = copy.deepcopy(model)
     optimizer = (optimizer_for or (lambda m: make_optimizer(m, cfg)))(probe)
     quiet = replace(cfg, eval_interval=0, ckpt_interval=0, max_seconds=None, best_metric=None, patience=0,

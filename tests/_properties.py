@@ -110,6 +110,13 @@ EXEMPT: dict[str, str] = {
        for n in ("CourseError", "ArgumentTypeError", "ArgumentValueError", "ShapeError", "PathError",
                  "MissingFileError", "UnknownNameError", "NotAvailableError", "TrainingError")},
     "helpers.data.assets.Asset": "a row of the asset table",
+    "helpers.posttraining.sentiment_judge": "fine-tunes MiniLM for minutes: notebook 12 and bench/posttraining.py run it",
+    "helpers.posttraining.judge_rewards": "needs the trained judge: notebook 12 and bench/posttraining.py use it",
+    "helpers.selection.Paper": "a record (dataclass) that aclsum_papers returns",
+    "helpers.selection.Pair": "a record (dataclass) that selection_pairs returns",
+    **{f"helpers.checks.{n}": "the exercise machinery: tests/test_checks.py and tests/test_exercises.py run it on "
+                              "every exercise's solution and wrong answers"
+       for n in ("Mistake", "blame", "compare", "describe", "known_mistakes", "same")},
     "helpers.data.assets.Package": "a row of the package table",
     "helpers.data.assets.UnknownAssetError": "an error type",
     "helpers.data.assets.MissingAssetError": "an error type",

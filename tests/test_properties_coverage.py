@@ -11,8 +11,9 @@ from pathlib import Path
 import helpers
 from _properties import COVERED, EXEMPT, EXEMPT_PREFIXES, defined_in, public_functions
 
-PROPERTY_FILES = sorted(p.stem for p in Path(__file__).parent.glob("test_properties_*.py")
-                        if p.stem != Path(__file__).stem)
+# every test file that marks a property test with @covers (mostly tests/test_properties_*.py)
+PROPERTY_FILES = sorted(p.stem for p in Path(__file__).parent.glob("test_*.py")
+                        if p.stem != Path(__file__).stem and "@covers(" in p.read_text())
 
 
 def helpers_modules() -> list:

@@ -84,6 +84,18 @@ def test_train(tmp_path, steps, bad):
     refuses(lambda: TR.estimate_loss(model, gpt_batches, 1, 0, splits="val"), "splits")
 
 
+@covers(TR, "time_steps")
+@FEW
+@given(n=st.integers(1, 2), warmup=st.integers(0, 1), bad=one_bad(n=bad_int(1), warmup=bad_int(0)))
+def test_time_steps(n, warmup, bad):
+    model = tiny_gpt()
+    cost = TR.time_steps(model, gpt_batches, TR.TrainConfig(), n=n, warmup=warmup)
+    assert cost["wall_s"] > 0 and cost["tokens"] > 0
+    name, value = bad
+    refuses(lambda: TR.time_steps(model, gpt_batches, TR.TrainConfig(), **{name: value}), name)
+    refuses(lambda: TR.time_steps(model, gpt_batches, {"max_iters": 2}), "cfg")
+
+
 @covers(TR, "random_batches", "epoch_batches")
 @FAST
 @given(n=st.integers(2, 10), b=st.integers(1, 4), bad=bad_int(1))

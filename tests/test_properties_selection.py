@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _properties import covers as shared_covers
 from _properties import FAST, FEW, TALLY, bad_int, bad_real, public_functions, refuses
 from helpers import data
 from helpers import selection as S
@@ -18,10 +19,9 @@ EXEMPT = {"Paper": "a record (dataclass)", "Pair": "a record (dataclass)"}
 
 
 def covers(*names):
-    def mark(fn):
-        COVERED.update(names)
-        return fn
-    return mark
+    """Mark a property test here and in the shared registry (tests/test_properties_coverage.py reads it)."""
+    COVERED.update(names)
+    return shared_covers(S, *names)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
+from _properties import refuses
+from _properties import covers
 from helpers import data
+from helpers import qa
 from helpers.qa import (BLANK, Question, answer_mentions, best_span, encode_questions, exact_match,
                         most_frequent_entity, normalize_answer, predict_answers, qa_scores, questions_from_passage, token_f1)
 
@@ -171,6 +174,7 @@ def test_a_window_with_a_later_mention_of_the_answer_points_at_it(tokenizer):
     assert f.start_positions[last] > 0  # the last window holds only the second mention
 
 
+@covers(qa, "answer_mentions")
 @settings(max_examples=20, deadline=None, derandomize=True, database=None)
 @given(words=st.lists(st.sampled_from(["Ada", "Adam", "Ada's", "wrote", "and", "Babbage", "xAda"]), min_size=1,
                       max_size=12))
@@ -181,3 +185,4 @@ def test_answer_mentions_are_whole_words_of_the_answer(words):
     assert (q.answer_start, q.answer_start + 3) in mentions
     assert all(context[a:b] == "Ada" for a, b in mentions)
     assert len(mentions) == sum(w in ("Ada", "Ada's") for w in words) + 1  # "Adam" and "xAda" are other words
+    refuses(lambda: answer_mentions(context), "question")

@@ -11,6 +11,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _properties import covers as shared_covers
 from _properties import BAD_POSITIVE, FAST, FEW, TALLY, bad_int, one_bad, public_functions, refuses
 from helpers import summarisation as S
 
@@ -18,10 +19,9 @@ COVERED: set[str] = set()
 
 
 def covers(*names):
-    def mark(fn):
-        COVERED.update(names)
-        return fn
-    return mark
+    """Mark a property test here and in the shared registry (tests/test_properties_coverage.py reads it)."""
+    COVERED.update(names)
+    return shared_covers(S, *names)
 
 
 @pytest.fixture(scope="module")
