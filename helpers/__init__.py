@@ -26,6 +26,10 @@
     beam_search    greedy decoding and batched beam search over a step function with a cache
     metrics        BLEU, chrF and ROUGE written out (matching sacrebleu and rouge-score)
     summarisation  ACLSum papers: lead-k and oracle baselines, SmolLM2 zero-shot and LoRA-tuned summaries
+    instruct       chat templates, labels on the assistant's tokens only, the SFT step, LoRA on a causal LM
+    chat_data      FLAN-style instructions made offline from the course's data, split by source document
+    preference     DPO from its loss: policy and reference log-probabilities of chosen and rejected replies
+    posttraining   notebook 12's pieces: the sentiment judge, sampling replies, task scores, adapters
     visualisation  attention heatmaps and widgets (matplotlib and ipywidgets, no CDN)
     report         key results and claims a notebook records for the rendered course
     checks/        graded exercises: ``check("NN.k", your_function)``
