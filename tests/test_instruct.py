@@ -129,11 +129,13 @@ def _with_template(tok, template):
     return other
 
 
-def test_sft_through_the_one_loop_lowers_the_loss(smol):
+def test_sft_through_the_one_loop_lowers_the_loss():
     import copy
 
-    _, hf, tok = smol
+    from helpers.llama import load_smollm2
+
     torch.manual_seed(0)
+    _, hf, tok = load_smollm2(block_size=256, tiny=True)  # its own copy: trl's trainers (above) change the shared one
     lora = instruct.add_causal_lora(copy.deepcopy(hf), r=4)
     trainable = sum(p.numel() for p in lora.parameters() if p.requires_grad)
     assert 0 < trainable < 0.05 * sum(p.numel() for p in lora.parameters())

@@ -21,4 +21,8 @@ def dpo_loss_wrong(pc, pr, rc, rr, beta):
 
 
 SOLUTIONS = {"12.1": sft_loss, "12.2": dpo_loss}
-WRONG = {"12.1": sft_loss_wrong, "12.2": dpo_loss_wrong}
+def dpo_loss_swapped_wrong(pc, pr, rc, rr, beta):
+    return -F.logsigmoid(beta * ((pr - rr) - (pc - rc))).mean()  # rejected minus chosen
+
+
+WRONG = {"12.1": sft_loss_wrong, "12.2": [dpo_loss_wrong, dpo_loss_swapped_wrong]}
