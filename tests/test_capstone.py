@@ -39,7 +39,7 @@ def test_packing_keeps_every_token_in_order_with_separators():
 
 
 def test_packing_refuses_what_cannot_make_a_block():
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(ValueError, match="block_size must be a whole number >= 2"):
         pack_documents([[1, 2]], 1, CLS, SEP)
     with pytest.raises(ValueError, match="fewer than one block"):
         pack_documents([[1, 2]], 16, CLS, SEP)
