@@ -1,9 +1,12 @@
-"""What the heads' benchmarks (bench/tagging.py, bench/qa.py) share: the command line's common options,
-the rule that ``--quick`` writes only where ``--out`` says, and the run's settings for the JSON."""
+"""What the benchmarks share. Every script in bench/ writes its JSON with ``write_results``; the heads'
+benchmarks (bench/tagging.py, bench/qa.py) also take the command line's common options from ``parser``
+and ``parse`` (the rule that ``--quick`` writes only where ``--out`` says) and the run's settings for
+the JSON from ``machine``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 from pathlib import Path
@@ -40,3 +43,18 @@ def machine(device_description: dict) -> dict:
     return {"device": device_description, "threads": torch.get_num_threads(),
             "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "python": platform.python_version(), "torch": torch.__version__}
+
+
+def write_results(path, record: dict) -> Path:
+    """Write ``record`` to ``path`` as indented JSON (making the folders), by way of a temporary file
+    beside it so a reader never sees half a file; print ``wrote <path>``. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {path}")
+    return path

@@ -18,7 +18,6 @@ largest batch size, and the same for every batch size under ``by_batch``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import write_results  # noqa: E402
 
 from helpers.attention import MultiHeadAttention, peak_memory_mb, time_ms  # noqa: E402
 from helpers.device import describe, get_device  # noqa: E402
@@ -123,14 +124,13 @@ def main(argv=None) -> dict:
         "cpu_count": os.cpu_count(),
         "results": results,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    write_results(args.out, out)
     fused, mha = results["course-fused"], results["torch-mha"]
     ratios = [fused[s]["by_batch"][b]["ms"] / mha[s]["by_batch"][b]["ms"]
               for s in fused for b in fused[s]["by_batch"]]
     print(f"course-fused / torch-mha time: median {sorted(ratios)[len(ratios) // 2]:.2f}, "
           f"worst {max(ratios):.2f} (below 1 = the course's is faster)")
-    print(f"wrote {args.out} in {out['seconds']} s")
+    print(f"took {out['seconds']} s")
     return out
 
 

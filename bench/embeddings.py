@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import write_results  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -120,9 +122,7 @@ def main(argv=None) -> int:
                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         **results,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, out)
     return 0
 
 

@@ -46,6 +46,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import write_results  # noqa: E402
 
 from helpers import data  # noqa: E402
 from helpers.device import describe, get_device  # noqa: E402
@@ -271,7 +273,6 @@ def main(argv=None) -> int:
     if args.quick and args.out is None:
         return 0
     out = Path(args.out or Path(__file__).parent / "results" / "finetuning.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"quick": args.quick, "device": describe(device), "python": platform.python_version(),
             "torch": torch.__version__, "train_examples": len(splits["train"]),
             "test_examples": len(splits["test"]), "budgets": budgets, "lora": LORA, "batch_size": 32,
@@ -282,8 +283,7 @@ def main(argv=None) -> int:
         previous = json.loads(out.read_text())  # a partial run: keep the other ways' rows
         record = {**previous, **results, "targets": {**previous.get("targets", {}), **targets},
                   "meta": {**previous.get("meta", {}), f"meta_{'_'.join(ways)}": meta}}
-    out.write_text(json.dumps(record, indent=2))
-    print(f"wrote {out}")
+    write_results(out, record)
     return 0
 
 

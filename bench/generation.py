@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import platform
 import sys
@@ -36,6 +35,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import write_results  # noqa: E402
 
 from helpers import data  # noqa: E402
 from helpers.attention import peak_memory_mb  # noqa: E402
@@ -146,9 +147,7 @@ def main(argv=None) -> dict:
           f"course / transformers: {result['speed_vs_reference']:.2f}")
     print(f"parity: max |logit diff| {diff:.2e} over {n_text} tokens; greedy match {matches}")
     print(f"load average {result['load_average']} on {os.cpu_count()} cores")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out_path}")
+    write_results(out_path, result)
     return result
 
 

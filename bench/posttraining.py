@@ -36,6 +36,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import write_results  # noqa: E402
 
 from helpers import chat_data, data, instruct, posttraining as pt, preference  # noqa: E402
 from helpers.generation import perplexity  # noqa: E402
@@ -204,9 +206,7 @@ def main(argv=None) -> dict:
         print(f"{name:<16}{ev['reward']:>8.3f}{ev['positive_rate']:>12.1f}{kl:>8.2f}")
     print(f"total {result['seconds']['total']} s, load average {result['load_average']}")
     out_path = args.out or RESULTS
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out_path}")
+    write_results(out_path, result)
     return result
 
 

@@ -25,7 +25,6 @@ course's model at the top level, and the same keys for the reference under ``ref
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -36,6 +35,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import write_results  # noqa: E402
 
 from helpers import data  # noqa: E402
 from helpers.device import describe, get_device  # noqa: E402
@@ -155,9 +156,7 @@ def main(argv=None) -> dict:
         result["speed_vs_reference"] = round(ratio, 3)
         print(f"course / reference tokens per second: {ratio:.2f}x")
     if not args.quick or args.out != RESULTS:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        write_results(args.out, result)
     return result
 
 

@@ -88,9 +88,7 @@ def main(argv=None) -> dict:
         settings = {**previous.get("settings", {}), **record["settings"]}
         settings["tasks"] = sorted(set(previous.get("settings", {}).get("tasks", ["cloze"])) | set(tasks))
         record = {**previous, **record, "goals": {**previous.get("goals", {}), **goals}, "settings": settings}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+    _common.write_results(out, record)
     return record
 
 

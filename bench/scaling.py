@@ -35,6 +35,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from anywhere without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "scaling.json"
 
@@ -150,9 +152,7 @@ def main(argv=None) -> dict:
               f"{result['allreduce_share'][i]:>6.1%} {result['final_loss'][i]:>10.4f}")
     print(f"largest difference between the loss curves: {result['loss_max_abs_diff']:.2e}")
     if not args.quick or args.out != RESULTS:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        write_results(args.out, result)
     return result
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import write_results  # noqa: E402
 from helpers import summarisation as S  # noqa: E402
 from helpers.checkpoint import checkpoint_info, load_checkpoint  # noqa: E402
 from helpers.metrics import corpus_bleu, corpus_chrf  # noqa: E402
@@ -261,8 +263,7 @@ def main(argv=None) -> dict:
                 "beam >= greedy + 1": bool(tr) and tr["beam_bleu"] >= tr["bleu"] + 1,
                 "lora > lead-k (ROUGE-L)": bool(sm) and sm.get("lora_rouge_l") is not None
                 and sm["lora_rouge_l"] > sm["lead_rouge_l"]}
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(result, indent=2))
+        write_results(out_path, result)
         return result
 
     if args.task in ("all", "translation"):

@@ -17,7 +17,6 @@ Writes bench/results/tagging.json: ``softmax`` and ``crf``, each with ``entity_f
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -73,9 +72,7 @@ def main(argv=None) -> dict:
     record = dict(results, goals=goals, settings={
         "docs": args.docs, "steps": args.steps, "lr": args.lr, "seed": args.seed, "batch_size": 16,
         "test_sentences": len(gold), "quick": args.quick, **_common.machine(describe(device))})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+    _common.write_results(out, record)
     return record
 
 
