@@ -119,7 +119,8 @@ def neural(way: str, splits, tokenizer, budgets, device, max_steps=None) -> dict
 def smaller_and_faster(teacher, splits, tokenizer, device, quick: bool = False) -> dict:
     """The teacher's cost, a distilled student, the same student on hard labels, the int8 teacher."""
     from helpers.distillation import distil, footprint, ms_per_sentence, quantize, shrink
-    from helpers.finetuning import encode, predict, predict_logits
+    from helpers.finetuning import predict, predict_logits
+    from helpers.text_batches import encode
 
     enc = {name: encode(tokenizer, part.texts, part.labels, 2, 64, split=name) for name, part in splits.items()}
     test_labels = enc["test"].labels.numpy()
@@ -152,7 +153,7 @@ def speed(splits, tokenizer, device, steps: int = 20) -> dict:
     import torch.nn.functional as F
     from transformers import AutoModel
 
-    from helpers.finetuning import encode, length_batches, trim_batch
+    from helpers.text_batches import encode, length_batches, trim_batch
     from helpers.training import TrainConfig, epoch_batches, time_steps
 
     tr = encode(tokenizer, splits["train"].texts, splits["train"].labels, 2, 64)

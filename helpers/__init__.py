@@ -15,6 +15,7 @@
     generation     the one generate (with a KV cache), sampling filters, perplexity
     llama          the modern decoder: RMSNorm, RoPE, SwiGLU, grouped-query attention; SmolLM2
     finetuning     a classifier on a pretrained encoder: heads, freezing, LoRA, metrics
+    text_batches   labelled texts tokenised and checked, batches trimmed and grouped by length
     distillation   knowledge distillation into a smaller student; int8 quantisation
     tagging        token classification: BIO tags, sub-token alignment, a tagger, entity metrics
     crf            a linear-chain CRF: forward algorithm, likelihood, Viterbi, BIO constraints

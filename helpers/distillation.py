@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 from . import validation as validate
 from .device import get_device
-from .finetuning import Encoded, SequenceClassifier, count_parameters, predict_logits, trim_batch
+from .finetuning import SequenceClassifier, count_parameters, predict_logits
+from .text_batches import Encoded, trim_batch
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None,
@@ -94,7 +95,7 @@ def distil(student: nn.Module, train: Encoded, teacher_logits: torch.Tensor | No
     the cross-entropy with the labels only (the same student on hard labels, for comparison)."""
     for name, split in (("train", train), ("validation", validation)):
         if not isinstance(split, Encoded):
-            raise validate.ArgumentTypeError(f"{name} must be an Encoded batch (finetuning.encode); got {type(split).__name__}.")
+            raise validate.ArgumentTypeError(f"{name} must be an Encoded batch (text_batches.encode); got {type(split).__name__}.")
     temperature, alpha = validate.positive("temperature", temperature), validate.probability("alpha", alpha)
     epochs, batch_size = validate.positive("epochs", epochs), validate.positive_int("batch_size", batch_size)
     lr, seed, progress = validate.positive("lr", lr), validate.non_negative_int("seed", seed), validate.boolean("progress", progress)
@@ -165,7 +166,7 @@ def ms_per_sentence(model: nn.Module, batch: Encoded, batch_size: int = 32, repe
     """Milliseconds per sentence to classify ``batch`` on the CPU in batches of ``batch_size``
     (the best of ``repeats`` runs, after one warm-up batch)."""
     if not isinstance(batch, Encoded):
-        raise validate.ArgumentTypeError(f"batch must be an Encoded batch (finetuning.encode); got {type(batch).__name__}.")
+        raise validate.ArgumentTypeError(f"batch must be an Encoded batch (text_batches.encode); got {type(batch).__name__}.")
     batch_size, repeats = validate.positive_int("batch_size", batch_size), validate.positive_int("repeats", repeats)
     model = model.cpu().eval()
     predict_logits(model, Encoded(batch.input_ids[:batch_size], batch.attention_mask[:batch_size],

@@ -8,7 +8,7 @@ the ranking with the highlights by mean average precision and precision at 3.
     aclsum_papers          one split of ACLSum (train 100 / validation 50 / test 100 papers), read from
                            the JSON-lines files the course asset ships
     selection_pairs        (question, sentence, highlighted?) for every paper, aspect and sentence
-    encode_pairs           the pairs tokenised as [CLS] question [SEP] sentence [SEP] (finetuning.Encoded)
+    encode_pairs           the pairs tokenised as [CLS] question [SEP] sentence [SEP] (text_batches.Encoded)
     cross_encoder          MiniLM with a two-way head that reads both texts at once (finetuning.SequenceClassifier)
     fine_tune_selection    the course's loop (helpers.training.train), cross-entropy on the pair's label
     pair_scores            the model's score of each pair: the logit of "highlighted" minus the other one
@@ -96,7 +96,7 @@ def _pairs(name: str, pairs) -> list[Pair]:
 
 
 def _encoded(name: str, value):
-    from .finetuning import Encoded
+    from .text_batches import Encoded
 
     if not isinstance(value, Encoded):
         raise validate.ArgumentTypeError(f"{name} must be the encoded pairs (encode_pairs(tokenizer, pairs)); got "
@@ -127,8 +127,8 @@ def selection_pairs(papers: Sequence[Paper], aspects: Sequence[str] = ASPECTS,
 
 def encode_pairs(tokenizer, pairs: Sequence[Pair], max_length: int = 128):
     """[CLS] question [SEP] sentence [SEP], cut to ``max_length`` tokens (only the sentence is cut; the
-    few longer ones are counted), padded to the longest: a ``finetuning.Encoded`` with the pairs' labels."""
-    from .finetuning import Encoded
+    few longer ones are counted), padded to the longest: a ``text_batches.Encoded`` with the pairs' labels."""
+    from .text_batches import Encoded
 
     max_length = validate.integer("max_length", max_length, low=16)
     pairs = _pairs("pairs", pairs)

@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from . import validation as validate
 from .crf import CRF
 from .device import autocast, get_device
-from .finetuning import trim_batch
 from .pretraining import IGNORE_INDEX
+from .text_batches import trim_batch
 
 OUTSIDE = "O"
 

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from transformers import BertConfig, BertModel
 
 from helpers.distillation import distil, distillation_loss, footprint, ms_per_sentence, quantize, shrink
-from helpers.finetuning import Encoded, SequenceClassifier, predict
+from helpers.finetuning import SequenceClassifier, predict
+from helpers.text_batches import Encoded
 
 
 def tiny_classifier(seed=0, layers=4):

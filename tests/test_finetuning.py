@@ -8,10 +8,10 @@ from transformers import AutoTokenizer
 
 from helpers import data
 from helpers.data import LabelledTexts
-from helpers.finetuning import (Encoded, SequenceClassifier, add_lora, check_labels, check_saved_model_dir,
-                                classification_metrics, count_parameters, encode, evaluate, fine_tune,
-                                freeze, length_batches, predict, predict_logits, predict_proba, sentence_vectors,
-                                trim_batch, tuned_logistic_regression)
+from helpers.finetuning import (SequenceClassifier, add_lora, check_saved_model_dir, classification_metrics,
+                                count_parameters, evaluate, fine_tune, freeze, predict, predict_logits,
+                                predict_proba, sentence_vectors, tuned_logistic_regression)
+from helpers.text_batches import Encoded, check_labels, encode, length_batches, trim_batch
 from helpers.transformer import Encoder, EncoderConfig, mean_pool
 
 

@@ -23,6 +23,7 @@ from helpers import distillation as DI
 from helpers import finetuning as FT
 from helpers import qa as QA
 from helpers import tagging as TG
+from helpers import text_batches as TB
 from helpers.data import LabelledTexts
 from helpers.transformer import Encoder, EncoderConfig
 
@@ -72,25 +73,26 @@ def test_classifier_parts(labels, bad):
     refuses(lambda: FT.add_lora(model, dropout=2.0), "dropout")
 
 
-@covers(FT, "check_labels", "encode", "Encoded", "trim_batch", "length_batches", "classification_metrics")
+@covers(TB, "check_labels", "encode", "Encoded", "trim_batch", "length_batches")
+@covers(FT, "classification_metrics")
 @FAST
 @given(texts=TEXTS, bad=bad_int(1), bad_labels=st.one_of(st.just([0.5, 1.0]), st.just([-1, 0]), st.just("01")))
 def test_encoding_and_batching(tokenizer, texts, bad, bad_labels):
     labels = [i % 2 for i in range(len(texts))]
-    enc = FT.encode(tokenizer, tuple(texts), np.array(labels), 2)
-    assert isinstance(enc, FT.Encoded) and enc.input_ids.shape[0] == len(texts)
-    refuses(lambda: FT.encode(tokenizer, " ".join(texts), labels, 2), "texts")
-    refuses(lambda: FT.encode(tokenizer, texts, labels, 2, max_length=bad), "max_length")
-    assert FT.check_labels(np.array(labels), 2).tolist() == labels
-    refuses(lambda: FT.check_labels(bad_labels, 2), "labels")
-    refuses(lambda: FT.check_labels([], 2), "empty")
-    ids, mask = FT.trim_batch(enc.input_ids, enc.attention_mask)
+    enc = TB.encode(tokenizer, tuple(texts), np.array(labels), 2)
+    assert isinstance(enc, TB.Encoded) and enc.input_ids.shape[0] == len(texts)
+    refuses(lambda: TB.encode(tokenizer, " ".join(texts), labels, 2), "texts")
+    refuses(lambda: TB.encode(tokenizer, texts, labels, 2, max_length=bad), "max_length")
+    assert TB.check_labels(np.array(labels), 2).tolist() == labels
+    refuses(lambda: TB.check_labels(bad_labels, 2), "labels")
+    refuses(lambda: TB.check_labels([], 2), "empty")
+    ids, mask = TB.trim_batch(enc.input_ids, enc.attention_mask)
     assert ids.shape[1] == int(enc.attention_mask.sum(1).max())
-    refuses(lambda: FT.trim_batch(enc.input_ids, enc.attention_mask[:, :1]), "attention_mask")
-    refuses(lambda: FT.trim_batch(enc.input_ids.tolist(), enc.attention_mask), "input_ids")
-    batches = FT.length_batches(enc.attention_mask.sum(1), 2, torch.Generator().manual_seed(0))
+    refuses(lambda: TB.trim_batch(enc.input_ids, enc.attention_mask[:, :1]), "attention_mask")
+    refuses(lambda: TB.trim_batch(enc.input_ids.tolist(), enc.attention_mask), "input_ids")
+    batches = TB.length_batches(enc.attention_mask.sum(1), 2, torch.Generator().manual_seed(0))
     assert sorted(torch.cat(batches).tolist()) == list(range(len(texts)))
-    refuses(lambda: FT.length_batches(enc.attention_mask.sum(1), bad), "batch_size")
+    refuses(lambda: TB.length_batches(enc.attention_mask.sum(1), bad), "batch_size")
     m = FT.classification_metrics(labels, labels)
     assert m["accuracy"] == 1.0
     refuses(lambda: FT.classification_metrics(labels, labels[:-1]), "y_pred")
@@ -102,7 +104,7 @@ def test_encoding_and_batching(tokenizer, texts, bad, bad_labels):
 @given(texts=TEXTS, bad=bad_int(1), bad_texts=BAD_STR_LIST)
 def test_prediction(tokenizer, texts, bad, bad_texts):
     model = tiny_classifier()
-    enc = FT.encode(tokenizer, texts, [i % 2 for i in range(len(texts))], 2, split="evaluation")
+    enc = TB.encode(tokenizer, texts, [i % 2 for i in range(len(texts))], 2, split="evaluation")
     assert FT.predict_logits(model, enc).shape == (len(texts), 2) and len(FT.predict(model, enc)) == len(texts)
     p = FT.predict_proba(model, tokenizer, texts)
     assert np.allclose(p.sum(1), 1, atol=1e-5)
@@ -158,7 +160,7 @@ def test_distillation(tokenizer, B, K, bad):
     assert DI.footprint(q)["parameters"] > 0 and DI.footprint(model)["megabytes"] > 0
     refuses(lambda: DI.quantize("model"), "model")
     refuses(lambda: DI.footprint(None), "model")
-    enc = FT.encode(tokenizer, ["a film", "dull"], [0, 1], 2)
+    enc = TB.encode(tokenizer, ["a film", "dull"], [0, 1], 2)
     assert DI.ms_per_sentence(model, enc, batch_size=2) > 0
     refuses(lambda: DI.ms_per_sentence(model, enc, batch_size=0), "batch_size")
     refuses(lambda: DI.ms_per_sentence(model, enc.input_ids), "batch")
