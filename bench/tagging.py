@@ -4,7 +4,7 @@ Both are the pretrained all-MiniLM-L6-v2 with a fresh linear head (the same seed
 the course's loop on IMDB sentences machine-labelled by spaCy (``data.entity_sentences``, the data of
 notebook 10, split by review); the CRF tagger adds transition scores (``helpers.crf``), trains on
 each sentence's sequence log-likelihood and decodes with Viterbi, BIO-constrained. On the same test
-sentences it reports entity precision, recall and F1 (``helpers.tagging.entity_scores``, equal to
+sentences it reports entity precision, recall and F1 (``helpers.bio.entity_scores``, equal to
 seqeval's) and the number of invalid BIO transitions (an I-X that does not follow B-X or I-X).
 
     python bench/tagging.py            # 800 reviews, 150 steps per tagger (notebook 10's budget; about 4 minutes on
@@ -26,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
 
 import _common  # noqa: E402
 from helpers import data  # noqa: E402
+from helpers.bio import entity_scores, label_list  # noqa: E402
 from helpers.crf import invalid_transitions  # noqa: E402
 from helpers.device import describe, get_device  # noqa: E402
-from helpers.tagging import (crf_tagger, encode_tagged, entity_scores, fine_tune_tagger,  # noqa: E402
-                             label_list, predict_tags, token_classifier)
+from helpers.tagging import (crf_tagger, encode_tagged, fine_tune_tagger, predict_tags,  # noqa: E402
+                             token_classifier)
 
 
 def main(argv=None) -> dict:

@@ -17,7 +17,8 @@
     finetuning     a classifier on a pretrained encoder: heads, freezing, LoRA, metrics
     text_batches   labelled texts tokenised and checked, batches trimmed and grouped by length
     distillation   knowledge distillation into a smaller student; int8 quantisation
-    tagging        token classification: BIO tags, sub-token alignment, a tagger, entity metrics
+    bio            BIO tags without a model: label sets, entity spans, entity-level scores, a baseline
+    tagging        token classification: sub-token alignment, a tagger, its training and predictions
     crf            a linear-chain CRF: forward algorithm, likelihood, Viterbi, BIO constraints
     qa             extractive question answering: cloze questions, windows, span selection, EM/F1
     selection      answer-sentence selection on ACLSum: a cross-encoder ranks sentences; MAP, P@k

@@ -117,7 +117,7 @@ def _summary(n: int, seed: int, max_chars: int) -> dict[str, list[tuple]]:
 
 def entity_answer(words: Sequence[str], tags: Sequence[str]) -> str:
     """The reference reply: "People: A, B. Places: C." with "none" where the sentence names none."""
-    from .tagging import bio_spans
+    from .bio import bio_spans
 
     found = {"PERSON": [], "GPE": []}
     for kind, start, end in bio_spans(list(tags)):

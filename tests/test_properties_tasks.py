@@ -1,4 +1,4 @@
-"""Property-based tests of the task modules: finetuning, distillation, tagging, crf, qa. Valid arguments
+"""Property-based tests of the task modules: finetuning, text_batches, distillation, bio, tagging, crf, qa. Valid arguments
 drawn by hypothesis work; bad ones get the course's own error naming the argument (tests/_properties.py).
 The functions that load MiniLM (token_classifier, crf_tagger, span_model) or train it (fine_tune_tagger,
 fine_tune_qa, distil) are tried here with bad arguments, which must be refused before anything loads or
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from _properties import (BAD_BOOL, BAD_POSITIVE, BAD_PROBABILITY, BAD_STR_LIST, FAST, FEW, TALLY, bad_int, bad_real,
                          covers, one_bad, refuses)
+from helpers import bio as BIO
 from helpers import crf as CRF
 from helpers import data
 from helpers import distillation as DI
@@ -173,31 +174,31 @@ def test_distillation(tokenizer, B, K, bad):
 # --- tagging ------------------------------------------------------------------------------------
 
 
-@covers(TG, "label_list", "check_tagged", "bio_spans", "format_entities", "align_labels", "entity_scores",
-        "MostFrequentTag")
+@covers(BIO, "label_list", "check_tagged", "bio_spans", "format_entities", "entity_scores", "MostFrequentTag")
+@covers(TG, "align_labels")
 @FAST
 @given(tags=TAGS, bad=BAD_STR_LIST)
 def test_bio_tags(tags, bad):
-    assert TG.label_list(["PER", "ORG"]) == LABELS
-    refuses(lambda: TG.label_list("PER"), "types")
+    assert BIO.label_list(["PER", "ORG"]) == LABELS
+    refuses(lambda: BIO.label_list("PER"), "types")
     words = [f"w{i}" for i in range(len(tags))]
-    TG.check_tagged([words], [tags], LABELS)
-    refuses(lambda: TG.check_tagged([words], [tags + ["O"]]), "tags")
-    refuses(lambda: TG.check_tagged(words, tags), "words", "lists")
-    refuses(lambda: TG.check_tagged([words], [["X-PER"] * len(tags)]), "BIO tag", "label set")
-    spans = TG.bio_spans(tags)
+    BIO.check_tagged([words], [tags], LABELS)
+    refuses(lambda: BIO.check_tagged([words], [tags + ["O"]]), "tags")
+    refuses(lambda: BIO.check_tagged(words, tags), "words", "lists")
+    refuses(lambda: BIO.check_tagged([words], [["X-PER"] * len(tags)]), "BIO tag", "label set")
+    spans = BIO.bio_spans(tags)
     assert all(0 <= a < b <= len(tags) for _, a, b in spans)
-    refuses(lambda: TG.bio_spans(" ".join(tags)), "tags")
-    assert isinstance(TG.format_entities(words, tags), str)
-    refuses(lambda: TG.format_entities(words, bad), "tags")
+    refuses(lambda: BIO.bio_spans(" ".join(tags)), "tags")
+    assert isinstance(BIO.format_entities(words, tags), str)
+    refuses(lambda: BIO.format_entities(words, bad), "tags")
     assert TG.align_labels([3, 4], [None, 0, 0, 1, None]) == [-100, 3, -100, 4, -100]
     refuses(lambda: TG.align_labels([3], [None, 0, 1]), "word_ids")
     refuses(lambda: TG.align_labels("34", [0, 1]), "word_labels")
-    assert TG.entity_scores([tags], [tags])["f1"] == (1.0 if spans else 0.0)
-    refuses(lambda: TG.entity_scores([tags], [tags[:-1]] if len(tags) > 1 else [[]]), "tags")
-    baseline = TG.MostFrequentTag().fit([words], [tags])
+    assert BIO.entity_scores([tags], [tags])["f1"] == (1.0 if spans else 0.0)
+    refuses(lambda: BIO.entity_scores([tags], [tags[:-1]] if len(tags) > 1 else [[]]), "tags")
+    baseline = BIO.MostFrequentTag().fit([words], [tags])
     assert baseline.predict([words]) == [tags] or len(set(words)) < len(words)
-    refuses(lambda: TG.MostFrequentTag().fit(" ".join(words), tags), "words")
+    refuses(lambda: BIO.MostFrequentTag().fit(" ".join(words), tags), "words")
 
 
 @covers(TG, "encode_tagged", "TaggedBatch", "first_subtokens", "pack_words", "predict_tags", "tagging_loss",

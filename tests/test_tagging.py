@@ -7,10 +7,9 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
 from helpers import data
+from helpers.bio import MostFrequentTag, bio_spans, check_tagged, entity_scores, format_entities, label_list
 from helpers.crf import invalid_transitions
-from helpers.tagging import (CRFTagger, MostFrequentTag, align_labels, bio_spans, check_tagged, encode_tagged,
-                             entity_scores, fine_tune_tagger, format_entities, label_list, pack_words,
-                             predict_tags)
+from helpers.tagging import CRFTagger, align_labels, encode_tagged, fine_tune_tagger, pack_words, predict_tags
 
 
 @pytest.fixture(scope="module", autouse=True)

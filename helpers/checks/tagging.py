@@ -58,7 +58,7 @@ SPAN_MISTAKES = [
     "Closing records (type, start, position) with the end exclusive; do not forget the entity still open at "
     "the end of the sentence."))
 def spans(answer) -> None:
-    from helpers.tagging import bio_spans
+    from helpers.bio import bio_spans
 
     for tags in SPAN_CASES + _random_tags(random.Random(0), 200):
         want = bio_spans(tags)
@@ -152,7 +152,7 @@ SCORE_MISTAKES = [
     "(exercise 10.1). Correct = the size of their intersection, summed over sentences; precision divides it by "
     "the number predicted, recall by the number of gold entities, and an undefined ratio counts as 0."))
 def scores(answer) -> None:
-    from helpers.tagging import entity_scores
+    from helpers.bio import entity_scores
 
     rng = random.Random(2)
     cases = list(SCORE_CASES)
@@ -181,7 +181,7 @@ def scores(answer) -> None:
 
 def _start_level(gold, pred):
     """Entity scores that match (type, start) only, the mistake of ignoring where an entity ends."""
-    from helpers.tagging import bio_spans
+    from helpers.bio import bio_spans
 
     tp = n_pred = n_gold = 0
     for g, p in zip(gold, pred):
