@@ -1,7 +1,7 @@
 """Benchmark: question answering on MiniLM: cloze QA with a span head, and answer-sentence selection.
 
 Cloze (``--tasks cloze``): questions are built from the Wikipedia excerpt the way the CNN/Daily Mail
-reading-comprehension sets were (``helpers.qa.cloze_questions``): in a passage of six sentences, one sentence
+reading-comprehension sets were (``helpers.cloze.cloze_questions``): in a passage of six sentences, one sentence
 that names an entity also named elsewhere in the passage becomes the question, the entity blanked; the answer
 is a span of the rest of the passage. The split is by article. all-MiniLM-L6-v2 with a fresh span head is
 fine-tuned with the course's loop on windows of 192 tokens (overlapping by 64 when a passage is longer); the
@@ -37,9 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
 
 import _common  # noqa: E402
 from helpers import data  # noqa: E402
+from helpers.cloze import cloze_questions  # noqa: E402
 from helpers.device import describe, get_device  # noqa: E402
-from helpers.qa import (cloze_questions, encode_questions, fine_tune_qa, most_frequent_entity,  # noqa: E402
-                        predict_answers, qa_scores, span_model)
+from helpers.qa import (encode_questions, fine_tune_qa, most_frequent_entity, predict_answers,  # noqa: E402
+                        qa_scores, span_model)
 from helpers.selection import (ASPECTS, aclsum_papers, cross_encoder, encode_pairs,  # noqa: E402
                                fine_tune_selection, lead_scores, pair_scores, ranking_scores,
                                selection_pairs, tfidf_scores)

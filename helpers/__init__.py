@@ -20,7 +20,8 @@
     bio            BIO tags without a model: label sets, entity spans, entity-level scores, a baseline
     tagging        token classification: sub-token alignment, a tagger, its training and predictions
     crf            a linear-chain CRF: forward algorithm, likelihood, Viterbi, BIO constraints
-    qa             extractive question answering: cloze questions, windows, span selection, EM/F1
+    cloze          cloze questions from Wikipedia, the CNN/Daily Mail way: the data of extractive QA
+    qa             extractive question answering: windows, a span head, span selection, EM/F1
     selection      answer-sentence selection on ACLSum: a cross-encoder ranks sentences; MAP, P@k
     parallel       the First Folio / modern Shakespeare parallel corpus, aligned and split by play
     seq2seq        an encoder-decoder with cross-attention (and a copy head) for translation

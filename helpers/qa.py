@@ -1,7 +1,5 @@
-"""Extractive question answering: cloze questions from real text, a span head, windows, SQuAD's scores.
+"""Extractive question answering on cloze questions: windows, a span head, choosing a span, SQuAD's scores.
 
-    cloze_questions        questions made the CNN/Daily Mail way from Wikipedia: remove a sentence that
-                           names an entity also named elsewhere in the passage, blank the entity
     encode_questions       (question, context) pairs -> overlapping windows of tokens with offset maps and
                            the answer's start and end token in each window (its first mention there, as
                            answer_mentions finds them; [CLS] where none is)
@@ -16,11 +14,12 @@
     features = encode_questions(tokenizer, questions["train"])
     model = span_model(); fine_tune_qa(model, features, encode_questions(tokenizer, questions["validation"]))
     answers = predict_answers(model, encode_questions(tokenizer, questions["test"]), questions["test"])
+
+The questions (``Question``, ``cloze_questions``) are ``helpers.cloze``.
 """
 
 from __future__ import annotations
 
-import random
 import re
 import string
 from collections import Counter
@@ -32,125 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from . import validation as validate
+from .cloze import Question
 from .device import autocast, get_device
-
-BLANK = "@placeholder"  # the CNN/Daily Mail sets' marker for the removed entity
-CLOZE_TYPES = ("PERSON", "NORP", "ORG", "GPE", "LOC", "DATE", "WORK_OF_ART")
-
-# --------------------------------------------------------------------------------------------
-# Cloze questions from real text
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Question:
-    question: str  # the removed sentence with the entity blanked
-    context: str  # the passage without that sentence
-    answer: str  # the entity's text, found in the context
-    answer_start: int  # character offset of its first occurrence in the context
-    answer_type: str  # spaCy's entity type (PERSON, GPE, ...)
-    entities: list[tuple[str, str]]  # (text, type) of every entity mention in the context: the baseline's
-    doc: int  # the article it came from (the split is by article)
-
-
-def _prose(article: str) -> str:
-    """The running text of a Wikipedia article: paragraphs of 15 words or more, without markup quotes
-    and headings (gensim's filter leaves lists, captions and '''bold''' marks behind)."""
-    lines = [re.sub(r"'{2,}", "", line).strip() for line in article.splitlines()]
-    return " ".join(line for line in lines if len(line.split()) >= 15 and not line.startswith("="))
-
-
-def questions_from_passage(sentences: list[tuple[str, list[tuple[str, str]]]], rng: random.Random,
-                           per_passage: int = 2, types: Sequence[str] = CLOZE_TYPES,
-                           max_question_words: int = 40) -> tuple[list[dict], int]:
-    """Cloze questions from one passage, given as sentences with their entities [(text, type), ...].
-
-    A candidate is an entity of ``types`` in one sentence whose text also occurs in the rest of the
-    passage, in a sentence of at most ``max_question_words`` words. Up to ``per_passage`` candidates
-    (from different sentences, chosen with ``rng``) become questions. Returns the questions and how many candidates were dropped because the answer was not
-    in the context after all (an entity found elsewhere only inside a longer word, say)."""
-    if isinstance(sentences, str) or not isinstance(rng, random.Random):
-        raise validate.ArgumentTypeError("sentences must be a list of (text, entities) pairs and rng a random.Random.")
-    per_passage = validate.positive_int("per_passage", per_passage)
-    types = validate.list_of_str("types", types)
-    max_question_words = validate.positive_int("max_question_words", max_question_words)
-    candidates = []
-    for i, (text, ents) in enumerate(sentences):
-        rest = " ".join(t for j, (t, _) in enumerate(sentences) if j != i)
-        for ent, kind in dict.fromkeys(ents):
-            if kind in types and ent in rest and ent in text and len(text.split()) <= max_question_words:
-                candidates.append((i, ent, kind))
-    rng.shuffle(candidates)
-    out, used, dropped = [], set(), 0
-    for i, ent, kind in candidates:
-        if i in used or len(out) >= per_passage:
-            continue
-        context = " ".join(t for j, (t, _) in enumerate(sentences) if j != i)
-        match = re.search(r"(?<!\w)" + re.escape(ent) + r"(?!\w)", context)  # a whole-word occurrence
-        if match is None:
-            dropped += 1
-            continue
-        used.add(i)
-        others = [e for j, (_, es) in enumerate(sentences) if j != i for e in es]
-        out.append({"question": sentences[i][0].replace(ent, BLANK), "context": context, "answer": ent,
-                    "answer_start": match.start(), "answer_type": kind, "entities": others})
-    return out, dropped
-
-
-def cloze_questions(n_articles: int = 106, max_chars: int = 6000, sentences_per_passage: int = 6,
-                    per_passage: int = 2, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
-                    progress: bool = True) -> dict[str, list[Question]]:
-    """Cloze questions from the first ``max_chars`` characters of running text of ``n_articles``
-    Wikipedia articles (gensim's excerpt), cut into passages of ``sentences_per_passage`` sentences and
-    labelled by spaCy (sentences and entities; cached on disk). Split by article into train /
-    validation / test (seeded). Prints how many candidate questions were dropped and why."""
-    max_chars, per_passage = validate.positive_int("max_chars", max_chars), validate.positive_int("per_passage", per_passage)
-    n_articles, seed = validate.positive_int("n_articles", n_articles), validate.non_negative_int("seed", seed)
-    sentences_per_passage = validate.positive_int("sentences_per_passage", sentences_per_passage)
-    fractions = [validate.probability("fractions", f) for f in fractions]
-    progress = validate.boolean("progress", progress)
-    from . import data
-
-    if len(fractions) != 3:
-        raise validate.ArgumentValueError(f"Give three fractions (train, validation, test); got {len(fractions)}.")
-    articles = data.documents("wiki")
-    if not 3 <= n_articles <= len(articles):
-        raise validate.ArgumentValueError(f"n_articles={n_articles}: the excerpt has {len(articles)} articles; ask for 3 to "
-                         f"{len(articles)}.")
-    if sentences_per_passage < 2:
-        raise validate.ArgumentValueError(f"sentences_per_passage must be at least 2 (one becomes the question), got "
-                         f"{sentences_per_passage}.")
-
-    def label():  # per article: its sentences, each with its entities
-        from tqdm.auto import tqdm
-
-        texts = [_prose(a)[:max_chars] for a in articles[:n_articles]]
-        docs = data.spacy_pipeline().pipe(texts, batch_size=8)
-        return [[(s.text.strip(), [(e.text, e.label_) for e in s.ents]) for s in doc.sents if s.text.strip()]
-                for doc in tqdm(docs, total=len(texts), desc="spaCy labelling", disable=not progress)]
-
-    labelled = data.cached("cloze-wiki", [data.asset_path("wiki"), data.spacy_model_dir()], label,
-                           n_articles=n_articles, max_chars=max_chars)
-    rng = random.Random(seed)
-    made, dropped = [], 0
-    for doc, sentences in enumerate(labelled):
-        for k in range(0, len(sentences) - 1, sentences_per_passage):
-            passage = sentences[k:k + sentences_per_passage]
-            if len(passage) < 2:
-                continue
-            qs, lost = questions_from_passage(passage, rng, per_passage)
-            made += [Question(**q, doc=doc) for q in qs]
-            dropped += lost
-    if progress and dropped:
-        print(f"{dropped} candidate questions dropped: the answer was not a whole word of the context.")
-    parts = data.split_indices(np.zeros(n_articles, dtype=np.int64), fractions, seed)
-    part_of = {int(d): k for k, idx in enumerate(parts) for d in idx}
-    out = {name: [q for q in made if part_of[q.doc] == k] for k, name in enumerate(["train", "validation", "test"])}
-    empty = [name for name, qs in out.items() if not qs]
-    if empty:
-        raise validate.ArgumentValueError(f"No question in the {' and '.join(empty)} split of {n_articles} articles: use more "
-                         f"articles (or larger fractions for those splits).")
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,7 +61,7 @@ def encode_questions(tokenizer, questions: Sequence[Question], max_length: int =
     it is in some window. The answer's characters are mapped to token positions with the offset map."""
     max_length, stride = validate.positive_int("max_length", max_length), validate.non_negative_int("stride", stride)
     if isinstance(questions, (str, Question)) or any(not isinstance(q, Question) for q in questions):
-        raise validate.ArgumentTypeError("questions must be a list of qa.Question (from cloze_questions).")
+        raise validate.ArgumentTypeError("questions must be a list of cloze.Question (from cloze_questions).")
     if not getattr(tokenizer, "is_fast", False):
         raise validate.ArgumentTypeError("encode_questions needs a fast tokenizer: only fast tokenizers give offset maps.")
     if len(questions) == 0:
@@ -221,7 +103,7 @@ def answer_mentions(question: Question) -> list[tuple[int, int]]:
     """Character spans [a, b) of the answer in the context: ``answer_start`` and every other whole-word
     occurrence of the answer's text (each is a right answer; exact match and F1 compare text)."""
     if not isinstance(question, Question):
-        raise validate.ArgumentTypeError(f"question must be a qa.Question (from cloze_questions); got "
+        raise validate.ArgumentTypeError(f"question must be a cloze.Question (from cloze_questions); got "
                                          f"{type(question).__name__}.")
     spans = {(m.start(), m.end()) for m in re.finditer(r"(?<!\w)" + re.escape(question.answer) + r"(?!\w)",
                                                         question.context)}
@@ -309,7 +191,7 @@ def best_span(start_logits: torch.Tensor, end_logits: torch.Tensor, max_tokens: 
 def entity_mentions(question: Question) -> list[tuple[int, int]]:
     """Character spans [a, b) of the whole-word mentions, in the context, of the entities spaCy found there."""
     if not isinstance(question, Question):
-        raise validate.ArgumentTypeError(f"question must be a qa.Question; got {type(question).__name__}.")
+        raise validate.ArgumentTypeError(f"question must be a cloze.Question; got {type(question).__name__}.")
     spans = set()
     for text, _ in question.entities:
         for m in re.finditer(r"(?<!\w)" + re.escape(text) + r"(?!\w)", question.context):
@@ -403,7 +285,7 @@ def most_frequent_entity(question: Question) -> str:
     """The baseline: the entity of the answer's type mentioned most often in the context (the first
     mentioned on a tie); any entity if none has that type; '' if the context names none."""
     if not isinstance(question, Question):
-        raise validate.ArgumentTypeError(f"question must be a qa.Question; got {type(question).__name__}.")
+        raise validate.ArgumentTypeError(f"question must be a cloze.Question; got {type(question).__name__}.")
     same = [text for text, kind in question.entities if kind == question.answer_type]
     pool = same or [text for text, _ in question.entities]
     return Counter(pool).most_common(1)[0][0] if pool else ""

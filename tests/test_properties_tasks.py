@@ -1,4 +1,4 @@
-"""Property-based tests of the task modules: finetuning, text_batches, distillation, bio, tagging, crf, qa. Valid arguments
+"""Property-based tests of the task modules: finetuning, text_batches, distillation, bio, tagging, crf, cloze, qa. Valid arguments
 drawn by hypothesis work; bad ones get the course's own error naming the argument (tests/_properties.py).
 The functions that load MiniLM (token_classifier, crf_tagger, span_model) or train it (fine_tune_tagger,
 fine_tune_qa, distil) are tried here with bad arguments, which must be refused before anything loads or
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from _properties import (BAD_BOOL, BAD_POSITIVE, BAD_PROBABILITY, BAD_STR_LIST, FAST, FEW, TALLY, bad_int, bad_real,
                          covers, one_bad, refuses)
 from helpers import bio as BIO
+from helpers import cloze as CZ
 from helpers import crf as CRF
 from helpers import data
 from helpers import distillation as DI
@@ -281,11 +282,11 @@ def test_crf(B, W, bad):
 
 
 def question(context="Ann met Bob. Bob left.", answer="Bob"):
-    return QA.Question("___ waved.", context, answer, context.index(answer), "PERSON", [("Bob", "PERSON")], 0)
+    return CZ.Question("___ waved.", context, answer, context.index(answer), "PERSON", [("Bob", "PERSON")], 0)
 
 
-@covers(QA, "Question", "normalize_answer", "exact_match", "token_f1", "qa_scores", "most_frequent_entity",
-        "entity_mentions", "questions_from_passage")
+@covers(CZ, "Question", "questions_from_passage")
+@covers(QA, "normalize_answer", "exact_match", "token_f1", "qa_scores", "most_frequent_entity", "entity_mentions")
 @FAST
 @given(text=st.text(max_size=20), gold=st.text(max_size=20), bad=st.one_of(st.integers(), st.none(), st.just(["a"])))
 def test_qa_scores(text, gold, bad):
@@ -302,10 +303,10 @@ def test_qa_scores(text, gold, bad):
     refuses(lambda: QA.most_frequent_entity("Bob"), "question")
     refuses(lambda: QA.entity_mentions(None), "question")
     sentences = [("Ann met Bob.", [("Ann", "PERSON"), ("Bob", "PERSON")]), ("Bob left.", [("Bob", "PERSON")])]
-    out, dropped = QA.questions_from_passage(sentences, random.Random(0))
+    out, dropped = CZ.questions_from_passage(sentences, random.Random(0))
     assert all(o["answer"] in o["context"] for o in out) and dropped >= 0
-    refuses(lambda: QA.questions_from_passage(sentences, 0), "rng")
-    refuses(lambda: QA.questions_from_passage(sentences, random.Random(0), per_passage=0), "per_passage")
+    refuses(lambda: CZ.questions_from_passage(sentences, 0), "rng")
+    refuses(lambda: CZ.questions_from_passage(sentences, random.Random(0), per_passage=0), "per_passage")
 
 
 @covers(QA, "best_span", "encode_questions", "QAFeatures", "predict_answers", "span_loss")
@@ -343,14 +344,15 @@ def test_spans_and_windows(tokenizer, T, k, bad):
     refuses(lambda: QA.span_loss(model, batch[:3]), "batch")
 
 
-@covers(QA, "cloze_questions", "span_model", "fine_tune_qa")
+@covers(CZ, "cloze_questions")
+@covers(QA, "span_model", "fine_tune_qa")
 @FAST
 @given(bad=one_bad(n_articles=bad_int(1), max_chars=bad_int(1), sentences_per_passage=bad_int(1),
                    per_passage=bad_int(1), seed=bad_int(0), progress=BAD_BOOL))
 def test_qa_data_and_training_check_first(bad):
     name, value = bad
-    refuses(lambda: QA.cloze_questions(**{name: value}), name)
-    refuses(lambda: QA.cloze_questions(fractions=(0.5, 0.5)), "fractions")
+    refuses(lambda: CZ.cloze_questions(**{name: value}), name)
+    refuses(lambda: CZ.cloze_questions(fractions=(0.5, 0.5)), "fractions")
     refuses(lambda: QA.span_model(seed=-1), "seed")
     refuses(lambda: QA.fine_tune_qa(torch.nn.Linear(1, 1), [], []), "train")
 

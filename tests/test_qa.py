@@ -13,8 +13,9 @@ from _properties import refuses
 from _properties import covers
 from helpers import data
 from helpers import qa
-from helpers.qa import (BLANK, Question, answer_mentions, best_span, encode_questions, exact_match,
-                        most_frequent_entity, normalize_answer, predict_answers, qa_scores, questions_from_passage, token_f1)
+from helpers.cloze import BLANK, Question, questions_from_passage
+from helpers.qa import (answer_mentions, best_span, encode_questions, exact_match, most_frequent_entity,
+                        normalize_answer, predict_answers, qa_scores, token_f1)
 
 
 @pytest.fixture(scope="module")
