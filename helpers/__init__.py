@@ -10,7 +10,8 @@
     contextual     an ELMo-style biLSTM language model: one word, different vectors in context
     attention      scaled dot-product attention (written out and fused), masks, heads, positions
     tokenization   byte-pair encoding from scratch (and SmolLM2's byte-level BPE, as tokenizers does)
-    transformer    the transformer block, a BERT-style encoder and a GPT (GPT-2 weights load)
+    transformer    the transformer block, its initialisation and a GPT (GPT-2 weights load)
+    encoder        a BERT-style encoder of those blocks (BERT weights load), mean pooling
     pretraining    masked and causal language-model data and the mini-BERT
     generation     the one generate (with a KV cache), sampling filters, perplexity
     llama          the modern decoder: RMSNorm, RoPE, SwiGLU, grouped-query attention; SmolLM2

@@ -30,10 +30,10 @@ from tqdm.auto import tqdm
 
 from . import validation as validate
 from .device import autocast, get_device
+from .encoder import mean_pool
 from .text_batches import Encoded, encode, length_batches, trim_batch
 from .training import TrainConfig, epoch_batches
 from .training import train as train_loop
-from .transformer import mean_pool
 
 # --------------------------------------------------------------------------------------------
 # The model: an encoder and a classification head
@@ -51,7 +51,7 @@ def encoder_hidden_size(encoder: nn.Module) -> int:
 class SequenceClassifier(nn.Module):
     """An encoder, a pooling step (mean of tokens, or the first [CLS] token) and a linear head.
 
-    ``encoder`` is the course's ``helpers.transformer.Encoder`` (returns hidden states) or any
+    ``encoder`` is the course's ``helpers.encoder.Encoder`` (returns hidden states) or any
     transformers encoder (returns an output with ``last_hidden_state``).
     """
 
@@ -108,7 +108,7 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 # Linear layers that LoRA adapts by default: attention's projections in both layouts.
 LORA_TARGETS = {
-    "course": ["c_attn", "attn.c_proj"],  # helpers.transformer.Encoder
+    "course": ["c_attn", "attn.c_proj"],  # helpers.encoder.Encoder
     "bert": ["query", "key", "value", "attention.output.dense"],  # transformers BertModel
 }
 

@@ -227,7 +227,7 @@ class MiniBertForPreTraining(nn.Module):
 
     def __init__(self, config, nsp: bool = True):
         super().__init__()
-        from .transformer import Encoder
+        from .encoder import Encoder
 
         nsp = validate.boolean("nsp", nsp)
 

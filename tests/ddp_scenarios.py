@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from helpers.data import LabelledTexts
+from helpers.encoder import Encoder, EncoderConfig
 from helpers.pretraining import CharVocab, causal_lm_batch
 from helpers.training import TrainConfig, train
-from helpers.transformer import GPT, GPTConfig, Encoder, EncoderConfig
+from helpers.transformer import GPT, GPTConfig
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 40)
 GPT_CFG = TrainConfig(max_iters=8, batch_size=8, warmup_iters=2, eval_interval=4, eval_iters=2, ckpt_interval=2)

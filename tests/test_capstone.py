@@ -13,10 +13,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from helpers.encoder import Encoder, EncoderConfig
 from helpers.finetuning import SequenceClassifier
 from helpers.pretraining import (IGNORE_INDEX, MiniBertForPreTraining, load_checkpoint, mask_tokens,
                                  pack_documents, save_checkpoint, transfer_encoder)
-from helpers.transformer import Encoder, EncoderConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CLS, SEP, MASK = 101, 102, 103

@@ -8,11 +8,11 @@ from transformers import AutoTokenizer
 
 from helpers import data
 from helpers.data import LabelledTexts
+from helpers.encoder import Encoder, EncoderConfig, mean_pool
 from helpers.finetuning import (SequenceClassifier, add_lora, check_saved_model_dir, classification_metrics,
                                 count_parameters, evaluate, fine_tune, freeze, predict, predict_logits,
                                 predict_proba, sentence_vectors, tuned_logistic_regression)
 from helpers.text_batches import Encoded, check_labels, encode, length_batches, trim_batch
-from helpers.transformer import Encoder, EncoderConfig, mean_pool
 
 
 @pytest.fixture(scope="module")

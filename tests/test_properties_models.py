@@ -1,6 +1,6 @@
-"""Property-based tests of the model modules: training, checkpoint, generation, transformer, llama,
-pretraining, tokenization and contextual. Valid arguments drawn by hypothesis work; bad ones get the
-course's own error naming the argument (see tests/_properties.py)."""
+"""Property-based tests of the model modules: training, checkpoint, generation, transformer, encoder,
+llama, pretraining, tokenization and contextual. Valid arguments drawn by hypothesis work; bad ones get
+the course's own error naming the argument (see tests/_properties.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from _properties import (BAD_BOOL, BAD_POSITIVE, BAD_PROBABILITY, BAD_STR_LIST, 
                          bad_int, bad_real, covers, one_bad, refuses)
 from helpers import checkpoint as CK
 from helpers import contextual as C
+from helpers import encoder as E
 from helpers import generation as G
 from helpers import llama as L
 from helpers import pretraining as P
@@ -197,7 +198,8 @@ def test_generate_and_perplexity(new, prompt, bad):
 SIZES = st.tuples(st.integers(1, 3), st.integers(1, 4))  # heads, head width
 
 
-@covers(T, "GPTConfig", "GPT", "EncoderConfig", "Encoder", "Embeddings", "EncoderOutput")
+@covers(T, "GPTConfig", "GPT", "init_weights")
+@covers(E, "EncoderConfig", "Encoder", "Embeddings", "EncoderOutput")
 @FAST
 @given(sizes=SIZES, t=st.integers(1, 6),
        bad=one_bad(vocab_size=bad_int(1), block_size=bad_int(1), n_layer=bad_int(1), n_head=bad_int(1),
@@ -212,22 +214,27 @@ def test_models(sizes, t, bad):
     refuses(lambda: T.GPTConfig(n_head=3, n_embd=8), "n_embd")
     refuses(lambda: T.GPT(cfg)(torch.zeros(2, t)), "idx")
     refuses(lambda: T.GPT({"n_embd": 8}), "config")
-    ecfg = T.EncoderConfig(vocab_size=9, hidden_size=heads * width, num_hidden_layers=1, num_attention_heads=heads,
+    linear = torch.nn.Linear(3, 2)
+    T.init_weights(linear)
+    assert not linear.bias.any() and linear.weight.std() < 0.2
+    refuses(lambda: T.init_weights(cfg), "module")
+    ecfg = E.EncoderConfig(vocab_size=9, hidden_size=heads * width, num_hidden_layers=1, num_attention_heads=heads,
                            intermediate_size=4, max_position_embeddings=6)
-    enc = T.Encoder(ecfg)
+    enc = E.Encoder(ecfg)
     out = enc.inspect(torch.randint(9, (2, t)))
-    assert isinstance(out, T.EncoderOutput) and out.last_hidden_state.shape == (2, t, heads * width)
-    assert T.Embeddings(ecfg)(torch.zeros(1, t, dtype=torch.long), torch.zeros(1, t, dtype=torch.long)).shape[-1] \
+    assert isinstance(out, E.EncoderOutput) and out.last_hidden_state.shape == (2, t, heads * width)
+    assert E.Embeddings(ecfg)(torch.zeros(1, t, dtype=torch.long), torch.zeros(1, t, dtype=torch.long)).shape[-1] \
         == heads * width
-    refuses(lambda: T.EncoderConfig(hidden_size=8, num_attention_heads=3), "hidden_size")
-    refuses(lambda: T.EncoderConfig(pad_token_id=-1), "pad_token_id")
-    refuses(lambda: T.EncoderConfig(layer_norm_eps=0), "layer_norm_eps")
+    refuses(lambda: E.EncoderConfig(hidden_size=8, num_attention_heads=3), "hidden_size")
+    refuses(lambda: E.EncoderConfig(pad_token_id=-1), "pad_token_id")
+    refuses(lambda: E.EncoderConfig(layer_norm_eps=0), "layer_norm_eps")
     refuses(lambda: enc(torch.zeros(2, t)), "input_ids")
-    refuses(lambda: T.Encoder(cfg), "config")
-    refuses(lambda: T.Embeddings({"hidden_size": 4}), "c")
+    refuses(lambda: E.Encoder(cfg), "config")
+    refuses(lambda: E.Embeddings({"hidden_size": 4}), "c")
 
 
-@covers(T, "MLP", "Block", "mean_pool")
+@covers(T, "MLP", "Block")
+@covers(E, "mean_pool")
 @FAST
 @given(sizes=SIZES, t=st.integers(1, 5), bad=one_bad(n_embd=bad_int(1), n_inner=bad_int(1), dropout=BAD_PROBABILITY,
                                                     bias=BAD_BOOL))
@@ -242,9 +249,9 @@ def test_blocks_and_pooling(sizes, t, bad):
         refuses(lambda: T.Block(**{"n_embd": C, "n_head": heads, name: value}), name)
     refuses(lambda: T.Block(C, heads, eps=0), "eps")
     mask = torch.ones(2, t, dtype=torch.long)
-    assert torch.allclose(T.mean_pool(x, mask), x.mean(1), atol=1e-6)
-    refuses(lambda: T.mean_pool(x[0], mask), "hidden")
-    refuses(lambda: T.mean_pool(x, mask[:, :-1] if t > 1 else mask[None]), "attention_mask")
+    assert torch.allclose(E.mean_pool(x, mask), x.mean(1), atol=1e-6)
+    refuses(lambda: E.mean_pool(x[0], mask), "hidden")
+    refuses(lambda: E.mean_pool(x, mask[:, :-1] if t > 1 else mask[None]), "attention_mask")
 
 
 # --- llama --------------------------------------------------------------------------------------
@@ -371,7 +378,7 @@ def test_mlm_and_nsp_data(B, L_, p, bad_p, bad):
 def test_mini_bert(t, bad):
     from helpers.finetuning import SequenceClassifier
 
-    cfg = T.EncoderConfig(vocab_size=12, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+    cfg = E.EncoderConfig(vocab_size=12, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                           intermediate_size=8, max_position_embeddings=8)
     model = P.MiniBertForPreTraining(cfg)
     ids = torch.randint(4, 12, (2, t))
@@ -380,7 +387,7 @@ def test_mini_bert(t, bad):
     mlm, nsp, _, _ = model(ids, torch.zeros_like(ids), torch.ones_like(ids), labels, torch.tensor([0, 1]))
     assert math.isfinite(mlm.item()) and math.isfinite(nsp.item())
     refuses(lambda: P.MiniBertForPreTraining(cfg, nsp=bad), "nsp")
-    clf = SequenceClassifier(T.Encoder(cfg), num_labels=2)
+    clf = SequenceClassifier(E.Encoder(cfg), num_labels=2)
     assert P.transfer_encoder(model.state_dict(), clf) == ["head.bias", "head.weight"]
     refuses(lambda: P.transfer_encoder(model, clf), "state dict")
     refuses(lambda: P.transfer_encoder(model.state_dict(), clf, source=""), "source")

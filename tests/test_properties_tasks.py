@@ -27,7 +27,7 @@ from helpers import qa as QA
 from helpers import tagging as TG
 from helpers import text_batches as TB
 from helpers.data import LabelledTexts
-from helpers.transformer import Encoder, EncoderConfig
+from helpers.encoder import Encoder, EncoderConfig
 
 torch.set_num_threads(1)
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]

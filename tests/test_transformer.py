@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from helpers import data
+from helpers.encoder import Encoder, EncoderConfig, mean_pool
 from helpers.generation import generate
 from helpers.tokenization import BPETokenizer, words
-from helpers.transformer import GPT, Block, Encoder, EncoderConfig, GPTConfig, mean_pool
+from helpers.transformer import GPT, Block, GPTConfig
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

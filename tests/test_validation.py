@@ -321,9 +321,9 @@ def test_a_checkpoint_folder_that_cannot_be_made_is_refused_before_the_first_ste
 def test_empty_data_is_refused_before_training(tmp_path):
     # before: an empty split reached the tokenizer or the loop and failed deep inside (or trained on nothing)
     from helpers.data import LabelledTexts
+    from helpers.encoder import Encoder, EncoderConfig
     from helpers.finetuning import SequenceClassifier, fine_tune
     from helpers.training import TrainConfig, train
-    from helpers.transformer import Encoder, EncoderConfig
 
     model = SequenceClassifier(Encoder(EncoderConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1,
                                                      num_attention_heads=2, intermediate_size=8,
@@ -346,8 +346,8 @@ def test_predict_proba_refuses_a_single_string():
     # before: predict_proba(model, tokenizer, "a great film") returned one prediction per character
     from transformers import AutoTokenizer
 
+    from helpers.encoder import Encoder, EncoderConfig
     from helpers.finetuning import SequenceClassifier, predict_proba, sentence_vectors
-    from helpers.transformer import Encoder, EncoderConfig
 
     tokenizer = AutoTokenizer.from_pretrained(data.minilm_dir())
     encoder = Encoder(EncoderConfig(vocab_size=30522, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
@@ -383,9 +383,9 @@ def test_numpy_numbers_are_accepted_where_a_number_is():
 
 def test_a_masked_lm_batch_with_no_masked_token_does_not_poison_the_average():
     # before: cross_entropy over no position gave NaN, and the evaluation's mean of losses became NaN
+    from helpers.encoder import EncoderConfig
     from helpers.pretraining import MiniBertForPreTraining
     from helpers.training import estimate_loss
-    from helpers.transformer import EncoderConfig
 
     torch.manual_seed(0)
     model = MiniBertForPreTraining(EncoderConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,

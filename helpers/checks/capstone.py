@@ -6,7 +6,7 @@ from . import CheckFailed, Mistake, blame, exercise, expect_close
 
 
 def _tiny_config(layers: int = 2):
-    from helpers.transformer import EncoderConfig
+    from helpers.encoder import EncoderConfig
 
     return EncoderConfig(vocab_size=60, hidden_size=16, num_hidden_layers=layers, num_attention_heads=2,
                          intermediate_size=32, max_position_embeddings=16, dropout=0.0)
@@ -14,9 +14,9 @@ def _tiny_config(layers: int = 2):
 
 def _models(seed: int, pretraining_layers: int = 2):
     """A pretraining model (encoder 'bert.' + MLM and NSP heads) and a fresh classifier ('encoder.' + 'head.')."""
+    from helpers.encoder import Encoder
     from helpers.finetuning import SequenceClassifier
     from helpers.pretraining import MiniBertForPreTraining
-    from helpers.transformer import Encoder
 
     torch.manual_seed(seed)
     pretrainer = MiniBertForPreTraining(_tiny_config(pretraining_layers), nsp=True)

@@ -81,8 +81,8 @@ def macro_metrics(answer) -> None:
 
 
 def _tiny_classifiers():
+    from helpers.encoder import Encoder, EncoderConfig
     from helpers.finetuning import SequenceClassifier
-    from helpers.transformer import Encoder, EncoderConfig
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)

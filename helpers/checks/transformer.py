@@ -60,7 +60,7 @@ POOL_MISTAKES = [
     "Zero the hidden states of padded positions (the mask, given one more dimension so it lines up with the "
     "features), add up what is left over the tokens, and divide by how many real tokens each sentence has."))
 def mean_pool(answer) -> None:
-    from helpers.transformer import mean_pool as reference
+    from helpers.encoder import mean_pool as reference
 
     hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[1.0, 1.0], [9.0, 9.0], [9.0, 9.0]]])
     mask = torch.tensor([[1, 1, 1], [1, 0, 0]])
