@@ -153,8 +153,9 @@ def speed(splits, tokenizer, device, steps: int = 20) -> dict:
     import torch.nn.functional as F
     from transformers import AutoModel
 
+    from helpers.batches import epoch_batches
     from helpers.text_batches import encode, length_batches, trim_batch
-    from helpers.training import TrainConfig, epoch_batches, time_steps
+    from helpers.training import TrainConfig, time_steps
 
     tr = encode(tokenizer, splits["train"].texts, splits["train"].labels, 2, 64)
     lengths, out = tr.attention_mask.sum(1), {}

@@ -41,7 +41,8 @@ from _common import write_results  # noqa: E402
 
 from helpers import chat_data, data, instruct, posttraining as pt, preference  # noqa: E402
 from helpers.generation import perplexity  # noqa: E402
-from helpers.training import TrainConfig, random_batches, train  # noqa: E402
+from helpers.batches import random_batches  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "posttraining.json"
 FULL = dict(n_per_task=200, n_eval=8, sft_steps=32, sft_batch=8, sft_lr=1e-3, n_prompts=40, n_eval_prompts=24,

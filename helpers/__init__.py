@@ -6,6 +6,7 @@
     embeddings/    word2vec and GloVe from scratch: vocabulary, sampling, the two trainers, evaluation
     checkpoint     the one checkpoint format: safetensors + JSON, written atomically, checked on load
     training       the one training loop: schedule, clipping, accumulation, mixed precision, resume
+    batches        the get_batch functions the loop draws from: random rows, or epoch by epoch
     distributed    what the loop needs under torchrun: DDP, a share of each batch per process
     contextual     an ELMo-style biLSTM language model: one word, different vectors in context
     attention      scaled dot-product attention (written out and fused), masks, heads, positions

@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from . import validation as validate
+from .batches import epoch_batches
 from .device import get_device
 from .embeddings import Vocab, _check_corpus, _check_positive_int, check_word
-from .training import TrainConfig, epoch_batches
+from .training import TrainConfig
 from .training import train as train_loop
 
 UNK = "<unk>"

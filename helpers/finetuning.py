@@ -29,10 +29,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import validation as validate
+from .batches import epoch_batches
 from .device import autocast, get_device
 from .encoder import mean_pool
 from .text_batches import Encoded, encode, length_batches, trim_batch
-from .training import TrainConfig, epoch_batches
+from .training import TrainConfig
 from .training import train as train_loop
 
 # --------------------------------------------------------------------------------------------

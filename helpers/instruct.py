@@ -115,7 +115,7 @@ def assistant_only_labels(tokenizer, messages, max_length: int | None = None) ->
 
 def encode_chats(tokenizer, conversations, max_length: int = 512, pad_id: int | None = None):
     """Many conversations -> (input_ids, attention_mask, labels), each (N, T) with T the longest one;
-    padding has attention 0 and label -100. The tuple suits ``helpers.training.random_batches``
+    padding has attention 0 and label -100. The tuple suits ``helpers.batches.random_batches``
     (attention mask at column 1) and ``sft_step``."""
     if isinstance(conversations, (str, dict)) or not isinstance(conversations, Sequence) or not conversations:
         raise validate.ArgumentValueError(f"conversations must be a non-empty list of conversations, "

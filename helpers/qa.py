@@ -149,7 +149,8 @@ def fine_tune_qa(model, train: QAFeatures, validation: QAFeatures, *, steps: int
     steps, batch_size = validate.positive_int("steps", steps), validate.positive_int("batch_size", batch_size)
     lr, eval_iters = validate.positive("lr", lr), validate.positive_int("eval_iters", eval_iters)
     eval_interval, seed = validate.positive_int("eval_interval", eval_interval, optional=True), validate.non_negative_int("seed", seed)
-    from .training import TrainConfig, random_batches
+    from .batches import random_batches
+    from .training import TrainConfig
     from .training import train as train_loop
 
     device = torch.device(device) if device is not None else get_device()

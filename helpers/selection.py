@@ -158,7 +158,8 @@ def fine_tune_selection(model, train, validation, *, steps: int = 300, batch_siz
                         eval_iters: int = 4, seed: int = 0, device=None, progress: bool = True) -> dict:
     """The course's loop (``helpers.training.train``) on random batches of pairs (``encode_pairs``),
     cross-entropy on highlighted / not, AdamW with warm-up and cosine decay. Returns the loop's history."""
-    from .training import TrainConfig, random_batches
+    from .batches import random_batches
+    from .training import TrainConfig
     from .training import train as train_loop
 
     steps = validate.positive_int("steps", steps)

@@ -227,8 +227,9 @@ def lora_summariser(hf_model, tokenizer, papers: Sequence[dict], aspect: str = "
     import copy
 
     from . import instruct
+    from .batches import random_batches
     from .llama import Llama
-    from .training import TrainConfig, random_batches, train
+    from .training import TrainConfig, train
 
     V.one_of("aspect", aspect, ASPECTS)
     _check_papers(papers)

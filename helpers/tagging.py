@@ -262,7 +262,8 @@ def fine_tune_tagger(model, train: TaggedBatch, validation: TaggedBatch, *, step
     eval_iters, seed = validate.positive_int("eval_iters", eval_iters), validate.non_negative_int("seed", seed)
     max_seconds = validate.positive("max_seconds", max_seconds, optional=True)
     crf_lr_scale, progress = validate.positive("crf_lr_scale", crf_lr_scale), validate.boolean("progress", progress)
-    from .training import TrainConfig, random_batches
+    from .batches import random_batches
+    from .training import TrainConfig
     from .training import train as train_loop
 
     if train.labels is None or validation.labels is None:

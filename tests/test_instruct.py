@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from helpers import instruct
-from helpers.training import TrainConfig, random_batches, train
+from helpers.batches import random_batches
+from helpers.training import TrainConfig, train
 from helpers.validation import ArgumentTypeError, ArgumentValueError
 
 IGNORE = instruct.IGNORE

@@ -1,6 +1,6 @@
-"""Property-based tests of the model modules: training, checkpoint, generation, transformer, encoder,
-llama, pretraining, tokenization and contextual. Valid arguments drawn by hypothesis work; bad ones get
-the course's own error naming the argument (see tests/_properties.py)."""
+"""Property-based tests of the model modules: training, batches, checkpoint, generation, transformer,
+encoder, llama, pretraining, tokenization and contextual. Valid arguments drawn by hypothesis work; bad
+ones get the course's own error naming the argument (see tests/_properties.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from _properties import (BAD_BOOL, BAD_POSITIVE, BAD_PROBABILITY, BAD_STR_LIST, FAST, FEW, NOT_A_NUMBER, TALLY,
                          bad_int, bad_real, covers, one_bad, refuses)
+from helpers import batches as BA
 from helpers import checkpoint as CK
 from helpers import contextual as C
 from helpers import encoder as E
@@ -97,21 +98,21 @@ def test_time_steps(n, warmup, bad):
     refuses(lambda: TR.time_steps(model, gpt_batches, {"max_iters": 2}), "cfg")
 
 
-@covers(TR, "random_batches", "epoch_batches")
+@covers(BA, "random_batches", "epoch_batches")
 @FAST
 @given(n=st.integers(2, 10), b=st.integers(1, 4), bad=bad_int(1))
 def test_batch_makers(n, b, bad):
     ids = torch.randint(5, (n, 6))
     mask = torch.ones(n, 6, dtype=torch.long)
-    get = TR.random_batches({"train": (ids, mask)}, b, "cpu")
+    get = BA.random_batches({"train": (ids, mask)}, b, "cpu")
     x, m = get("train", torch.Generator().manual_seed(0))
     assert x.shape == (b, 6) and m.shape == (b, 6)
-    refuses(lambda: TR.random_batches({"train": (ids, mask)}, bad, "cpu"), "batch_size")
-    refuses(lambda: TR.random_batches([ids, mask], b, "cpu"), "splits")
-    walk = TR.epoch_batches(lambda g: list(torch.arange(n).split(b)), lambda idx: (ids[idx],))
+    refuses(lambda: BA.random_batches({"train": (ids, mask)}, bad, "cpu"), "batch_size")
+    refuses(lambda: BA.random_batches([ids, mask], b, "cpu"), "splits")
+    walk = BA.epoch_batches(lambda g: list(torch.arange(n).split(b)), lambda idx: (ids[idx],))
     assert walk("train", None)[0].shape[0] == min(b, n)
-    refuses(lambda: TR.epoch_batches(None, lambda idx: idx), "batches_for")
-    refuses(lambda: TR.epoch_batches(lambda g: [], 3), "fetch")
+    refuses(lambda: BA.epoch_batches(None, lambda idx: idx), "batches_for")
+    refuses(lambda: BA.epoch_batches(lambda g: [], 3), "fetch")
 
 
 # --- checkpoint ---------------------------------------------------------------------------------
