@@ -6,12 +6,13 @@ SmolLM2-135M-Instruct, on data the course makes offline.
   Each task's score on its test split (greedy replies) ``before`` and ``after``, the held-out task
   included, and the perplexity per token of held-out general text (the end of the Wikipedia excerpt)
   ``heldout_ppl_before`` / ``heldout_ppl_after``: what instruction tuning costs in general ability.
-* dpo: prompts that ask for a film review; two sampled replies each from the base model; the judge
-  (notebook 09's fine-tuned MiniLM sentiment classifier) prefers the more positive one; identical
-  pairs dropped and counted. DPO (``helpers.preference``, reference = adapters off) on those pairs.
+* dpo: prompts that ask for a film review, in every tone (critical asks included); four sampled
+  replies each from the base model; the judge (notebook 09's fine-tuned MiniLM sentiment classifier)
+  scores them and the most positive is chosen, the least positive rejected; identical or tied pairs
+  dropped and counted. DPO (``helpers.preference``, reference = adapters off) on those pairs.
   ``reward_before`` / ``reward_after``: the judge's mean P(positive) of replies sampled for held-out
-  prompts; ``positive_rate_*``: the share it calls positive; ``kl``: KL(policy || reference) in nats
-  per reply, on the policy's own samples.
+  prompts (two each); ``positive_rate_*``: the share it calls positive; ``kl``: KL(policy || reference)
+  in nats per reply, on the policy's own samples.
 * sft_chosen_only: the same keys for LoRA SFT on the chosen replies only (the baseline: what DPO adds
   beyond imitating the preferred answers), with the same steps and learning rate.
 
@@ -20,14 +21,13 @@ least 20 points and beats SFT on chosen replies at a comparable KL.
 
     python bench/posttraining.py                      # the full run (writes bench/results/posttraining.json)
     python bench/posttraining.py --quick --out x.json # under a minute: the tiny random model, tiny sizes
-    python bench/posttraining.py --small --threads 1 --out bench/results/posttraining_small.json  # busy machine
+    python bench/posttraining.py --small --threads 1 --out /tmp/posttraining_small.json  # a reduced run, busy machine
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import sys
 import time
@@ -40,19 +40,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
 from _common import write_results  # noqa: E402
 
 from helpers import chat_data, data, instruct, posttraining as pt, preference  # noqa: E402
-from helpers.generation import perplexity  # noqa: E402
 from helpers.batches import random_batches  # noqa: E402
+from helpers.generation import perplexity  # noqa: E402
 from helpers.training import TrainConfig, train  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "posttraining.json"
-FULL = dict(n_per_task=200, n_eval=8, sft_steps=32, sft_batch=8, sft_lr=1e-3, n_prompts=40, n_eval_prompts=24,
-            reply_tokens=32, dpo_steps=30, dpo_batch=8, dpo_lr=5e-4, beta=0.1, lora_rank=8, judge_train=600,
-            judge_length=64, ppl_chars=4000, max_new=None)
-QUICK = dict(n_per_task=12, n_eval=2, sft_steps=3, sft_batch=4, sft_lr=1e-2, n_prompts=4, n_eval_prompts=3,
-             reply_tokens=6, dpo_steps=2, dpo_batch=4, dpo_lr=1e-2, beta=0.1, lora_rank=4, judge_train=20,
-             judge_length=32, ppl_chars=400, max_new={t: 4 for t in chat_data.TASKS})
-SMALL = {**FULL, **dict(n_per_task=120, n_eval=5, sft_steps=20, n_prompts=24, n_eval_prompts=16, reply_tokens=24,
-                         dpo_steps=16, max_new={"modernise": 28, "summary": 32, "entities": 24, "continue": 28})}
+# Sentiment replies are one word, so it is scored on more examples (cheap): with 8, accuracy moves in 12-point steps.
+FULL = dict(n_per_task=200, n_eval=16, n_eval_sentiment=48, sft_steps=32, sft_batch=8, sft_lr=1e-3,
+            n_prompts=64, n_samples=4, n_eval_prompts=32, n_eval_samples=2, reply_tokens=32, dpo_steps=30,
+            dpo_batch=8, dpo_lr=5e-4, beta=0.1, lora_rank=8, judge_train=2000, judge_length=64, ppl_chars=4000,
+            max_new=None)
+QUICK = dict(n_per_task=12, n_eval=2, n_eval_sentiment=2, sft_steps=3, sft_batch=4, sft_lr=1e-2,
+             n_prompts=4, n_samples=2, n_eval_prompts=3, n_eval_samples=1, reply_tokens=6, dpo_steps=2,
+             dpo_batch=4, dpo_lr=1e-2, beta=0.1, lora_rank=4, judge_train=20, judge_length=32, ppl_chars=400,
+             max_new={t: 4 for t in chat_data.TASKS})
+SMALL = {**FULL, **dict(n_per_task=120, n_eval=6, n_eval_sentiment=32, sft_steps=20, n_prompts=40, n_eval_prompts=24,
+                         reply_tokens=24, dpo_steps=16,
+                         max_new={"modernise": 28, "summary": 32, "entities": 24, "continue": 28})}
 TRAINED = ("sentiment", "modernise", "summary", "continue")
 HELD_OUT = ("entities",)
 
@@ -75,7 +79,8 @@ def heldout_ppl(model, tok, chars):
 
 
 def judge_replies(model, tok, judge, prompts, s, seed):
-    replies = [r[0] for r in pt.sample_replies(model, tok, prompts, 1, s["reply_tokens"], seed=seed)]
+    replies = [r for rs in pt.sample_replies(model, tok, prompts, s["n_eval_samples"], s["reply_tokens"], seed=seed)
+               for r in rs]
     rewards = pt.judge_rewards(judge, replies, s["judge_length"])
     return replies, {"reward": round(sum(rewards) / len(rewards), 4),
                      "positive_rate": round(100 * sum(r > 0.5 for r in rewards) / len(rewards), 1)}
@@ -118,7 +123,8 @@ def main(argv=None) -> dict:
     # ---- SFT ----
     t0 = time.perf_counter()
     ds = chat_data.instruction_data(TRAINED + HELD_OUT, s["n_per_task"], HELD_OUT, seed=0, max_chars=300)
-    test = [e for t in TRAINED + HELD_OUT for e in [x for x in ds["test"] if x.task == t][:s["n_eval"]]]
+    test = [e for t in TRAINED + HELD_OUT
+            for e in [x for x in ds["test"] if x.task == t][:s["n_eval_sentiment" if t == "sentiment" else "n_eval"]]]
     batch = instruct.encode_chats(tok, [e.messages() for e in ds["train"]], max_length=256)
     lap("data", t0)
     t0 = time.perf_counter()
@@ -137,7 +143,8 @@ def main(argv=None) -> dict:
                       "metric": {t: chat_data.METRICS[t] for t in before},
                       "heldout_ppl_before": round(ppl_before, 3), "heldout_ppl_after": round(ppl_after, 3),
                       "train_loss_first_last": [round(hist["loss"][0], 3), round(hist["loss"][-1], 3)],
-                      "train_examples": len(ds["train"]), "eval_per_task": s["n_eval"]}}
+                      "train_examples": len(ds["train"]),
+                      "eval_per_task": {t: sum(e.task == t for e in test) for t in before}}}
 
     # ---- preferences from the judge ----
     t0 = time.perf_counter()
@@ -146,9 +153,9 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     prompts = pt.review_prompts(s["n_prompts"], seed=0)
     eval_prompts = pt.review_prompts(s["n_prompts"] + s["n_eval_prompts"], seed=0)[s["n_prompts"]:]
-    pairs_a, pairs_b = zip(*pt.sample_replies(course, tok, prompts, 2, s["reply_tokens"], seed=1))
-    ra, rb = (pt.judge_rewards(judge, r, s["judge_length"]) for r in (pairs_a, pairs_b))
-    pairs, dropped = preference.preference_pairs(prompts, pairs_a, pairs_b, ra, rb)
+    replies = pt.sample_replies(course, tok, prompts, s["n_samples"], s["reply_tokens"], seed=1)
+    rewards = [pt.judge_rewards(judge, r, s["judge_length"]) for r in replies]  # per prompt, per reply
+    pairs, dropped = preference.best_and_worst_pairs(prompts, replies, rewards)
     pair_batch = preference.encode_pairs(tok, pairs, max_length=256)
     lap("sample pairs", t0)
     t0 = time.perf_counter()
@@ -183,7 +190,8 @@ def main(argv=None) -> dict:
                 "kl": kl}
 
     result["dpo"] = {**block(dpo_eval, dpo_kl), "pairs": len(pairs), "dropped": dropped, "beta": s["beta"],
-                     "chosen_reward_mean": round(sum(max(a, b) for a, b in zip(ra, rb)) / len(ra), 4),
+                     "chosen_reward_mean": round(sum(max(r) for r in rewards) / len(rewards), 4),
+                     "rejected_reward_mean": round(sum(min(r) for r in rewards) / len(rewards), 4),
                      "train_reward_accuracy_last": round(dpo_hist["train_reward_accuracy"][-1], 3)
                      if "train_reward_accuracy" in dpo_hist else None}
     result["sft_chosen_only"] = block(chosen_eval, chosen_kl)

@@ -29,14 +29,19 @@ MAX_NEW = {"sentiment": 4, "modernise": 40, "summary": 48, "entities": 32, "cont
 FILMS = ["the new science-fiction film", "a black-and-white classic", "the latest superhero sequel",
          "a French romantic comedy", "a low-budget horror film", "the documentary about whales", "a war drama",
          "an animated family film", "a musical remake", "the crime thriller set in Naples", "a western",
-         "the biopic of a jazz singer"]
-ASKS = ["Write a short review of {film}.", "In two sentences, tell me what you thought of {film}.",
-        "Review {film} for a newspaper in one short paragraph.", "Give your honest opinion of {film}.",
-        "Write a critical review of {film}.", "What did you think of {film}? Mention what did not work."]
+         "the biopic of a jazz singer", "a courtroom drama", "the heist film on a train", "a teen comedy",
+         "the three-hour fantasy epic"]
+# Asks of every tone, critical ones included, so that the base model's replies are far from all positive
+# (SmolLM2 praises most films it is asked to review): room to see how far preference tuning steers.
+ASKS = ["Write a short review of {film}.", "Give your honest opinion of {film}.",
+        "Write a critical review of {film}.", "What did you think of {film}? Mention what did not work.",
+        "Write a scathing review of {film}.", "What were the problems with {film}?",
+        "Summarise the plot of {film} and say whether it is worth seeing."]
 
 
 def review_prompts(n: int, seed: int = 0) -> list[str]:
-    """n prompts that ask for a film review (films x phrasings, shuffled with the seed)."""
+    """n prompts that ask for a film review (films x asks, shuffled with the seed); distinct up to
+    len(FILMS) * len(ASKS) = 112, then they repeat."""
     n = validate.positive_int("n", n)
     every = [a.format(film=f) for f in FILMS for a in ASKS]
     random.Random(seed).shuffle(every)

@@ -11,6 +11,7 @@ switched off (peft's ``disable_adapter()``), so no second copy of the model is n
 log-probabilities can be computed once before training (``add_reference_logps``).
 
     pairs, dropped = preference_pairs(prompts, responses_a, responses_b, scores_a, scores_b)
+    pairs, dropped = best_and_worst_pairs(prompts, replies_per_prompt, scores_per_prompt)  # from n samples each
     batch = add_reference_logps(model, encode_pairs(tok, pairs))   # (ids, mask, labels, ref_logps)
     history = train(model, random_batches({"train": batch, "val": batch}, 8, device), cfg,
                     step_fn=dpo_step(beta=0.1))
@@ -59,6 +60,27 @@ def preference_pairs(prompts: Sequence, responses_a: Sequence[str], responses_b:
             (w, sw), (lo, sl) = sorted([(a, float(sa)), (b, float(sb))], key=lambda t: -t[1])
             pairs.append(Pair(prompt, w, lo, sw - sl))
     return pairs, dropped
+
+
+def best_and_worst_pairs(prompts: Sequence, replies: Sequence[Sequence[str]],
+                         scores: Sequence[Sequence[float]]) -> tuple[list[Pair], dict]:
+    """From several sampled replies per prompt and the judge's score of each, one pair per prompt:
+    the best-scored reply chosen, the worst rejected (the widest margin the samples offer: a clearer
+    signal than two replies drawn at random). Pairs are then kept or dropped as ``preference_pairs``
+    does. ``replies`` and ``scores``: one list per prompt, each of the same length, at least 2."""
+    n = len(prompts)
+    for name, seq in (("replies", replies), ("scores", scores)):
+        if len(seq) != n:
+            raise validate.ShapeError(f"{name} has {len(seq)} lists, prompts has {n}: one list per prompt.")
+    ends = []  # (best reply, worst reply, best score, worst score) per prompt
+    for i, (reps, sc) in enumerate(zip(replies, scores)):
+        if len(reps) < 2 or len(sc) != len(reps):
+            raise validate.ShapeError(f"prompt {i} has {len(reps)} replies and {len(sc)} scores: give at least 2 "
+                                      f"replies per prompt and one score for each.")
+        ranked = sorted(zip(map(float, sc), reps), key=lambda t: -t[0])
+        ends.append((ranked[0][1], ranked[-1][1], ranked[0][0], ranked[-1][0]))
+    best, worst, s_best, s_worst = zip(*ends) if ends else ((), (), (), ())
+    return preference_pairs(prompts, best, worst, s_best, s_worst)
 
 
 def encode_pairs(tokenizer, pairs: Sequence[Pair], max_length: int = 512):

@@ -42,7 +42,7 @@ from .attention import attention, merge_heads, sinusoidal_positions, split_heads
 from .beam_search import beam_search, check_beam, greedy_decode, map_tensors
 from .pretraining import IGNORE_INDEX
 from .seq2seq_data import SPECIALS, CharTokenizer, batch_sampler, pairs_to_batches  # noqa: F401 (re-exported)
-from .transformer import MLP, Block
+from .transformer import MLP, Block, init_weights
 
 # --------------------------------------------------------------------------------------------
 # The model
@@ -179,19 +179,12 @@ class Seq2Seq(nn.Module):
         if c.copy:  # one more attention over the source, whose weights are a distribution to copy from
             self.copy_q = nn.Linear(c.n_embd, c.n_embd)
             self.copy_gate = nn.Linear(c.n_embd, 1)  # p_gen: write from the vocabulary, or copy
-        self.apply(self._init_weights)
+        self.apply(init_weights)  # GPT-2's: normal(0, 0.02) weights, zero biases
         for table in {self.src_wpe, self.tgt_wpe}:  # start from the sinusoidal table, at the embeddings' scale:
             with torch.no_grad():  # nearby positions start alike, which helps find "the same place"
                 table.weight.copy_(sinusoidal_positions(c.max_len, c.n_embd) * 0.02 * math.sqrt(2))
         if c.tie_embeddings:
             self.lm_head.weight = self.tgt_wte.weight  # the same table in and out
-
-    @staticmethod
-    def _init_weights(module):
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if getattr(module, "bias", None) is not None:
-                nn.init.zeros_(module.bias)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

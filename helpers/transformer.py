@@ -91,7 +91,7 @@ class Block(nn.Module):
 def init_weights(module: nn.Module) -> None:
     """GPT-2's initialisation of one module, for ``model.apply(init_weights)``: Linear and Embedding
     weights from a normal distribution (std 0.02), Linear biases 0; other modules are left as they are.
-    GPT and helpers.encoder.Encoder both start from it."""
+    GPT, helpers.encoder.Encoder and helpers.seq2seq.Seq2Seq all start from it."""
     if not isinstance(module, nn.Module):
         raise validate.ArgumentTypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
     if isinstance(module, nn.Linear):

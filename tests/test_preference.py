@@ -42,6 +42,19 @@ def test_pairs_drop_identical_and_tied_responses():
         preference.encode_pairs(None, [])
 
 
+def test_best_and_worst_of_several_replies():
+    replies = [GOOD[:3], ["same", "same "], [BAD[0], GOOD[3], BAD[1]]]
+    scores = [[0.6, 0.9, 0.2], [0.4, 0.7], [0.3, 0.8, 0.1]]
+    pairs, dropped = preference.best_and_worst_pairs(PROMPTS[:3], replies, scores)
+    assert dropped == {"identical": 1, "tied": 0}  # the second prompt's replies are the same text
+    assert [(p.chosen, p.rejected) for p in pairs] == [(GOOD[1], GOOD[2]), (GOOD[3], BAD[1])]
+    assert pairs[1].margin == pytest.approx(0.7)  # the widest margin of the three replies
+    with pytest.raises(ShapeError, match="prompt 0 has 1 replies"):
+        preference.best_and_worst_pairs(PROMPTS[:1], [["only one"]], [[0.5]])
+    with pytest.raises(ShapeError, match="scores has 1 lists"):
+        preference.best_and_worst_pairs(PROMPTS[:2], replies[:2], scores[:1])
+
+
 def test_dpo_loss_by_hand():
     pc, pr, rc, rr = (torch.tensor([v]) for v in (-3.0, -5.0, -4.0, -4.0))
     loss, chosen, rejected = preference.dpo_loss(pc, pr, rc, rr, beta=0.5)

@@ -162,6 +162,19 @@ def test_pairs_keep_the_better_reply(a, scores):
     refuses(lambda: P.encode_pairs(TOK, []), "pairs")
 
 
+@covers(P, "best_and_worst_pairs")
+@FAST
+@given(scores=st.lists(st.lists(st.floats(0, 1), min_size=2, max_size=4), min_size=1, max_size=4))
+def test_best_and_worst_pairs_take_the_extremes(scores):
+    replies = [[f"reply {i}.{j}" for j in range(len(sc))] for i, sc in enumerate(scores)]
+    pairs, dropped = P.best_and_worst_pairs(["write"] * len(scores), replies, scores)
+    assert len(pairs) + dropped["tied"] == len(scores) and dropped["identical"] == 0
+    for p in pairs:
+        i = int(p.chosen.split()[1].split(".")[0])
+        assert p.margin == pytest.approx(max(scores[i]) - min(scores[i])) and p.margin > 0
+    refuses(lambda: P.best_and_worst_pairs(["w"], [["one"]], [[0.5]]), "replies", error=ShapeError)
+
+
 @covers(P, "dpo_loss", "sequence_logps", "pair_logps", "reference", "add_reference_logps", "dpo_step",
         "kl_from_reference")
 @FEW
