@@ -108,11 +108,13 @@ class KVCache:
     pos + T, head_dim), with ``cache.causal_mask(T)``; after its last layer it calls ``advance(T)``.
     """
 
-    def __init__(self, n_layer: int, max_len: int):
+    def __init__(self, n_layer: int, max_len: int, pad: torch.Tensor | None = None):
         n_layer, max_len = validate.positive_int("n_layer", n_layer), validate.positive_int("max_len", max_len)
         self.n_layer, self.max_len = n_layer, max_len
         self.pos = 0  # positions cached so far (the same in every layer after advance)
         self.k = self.v = None
+        # left padding: row b's first pad[b] positions hold no token, and no query may attend to them
+        self.pad = None if pad is None else validate.tensor("pad", pad, dtype="integer", ndim=1)  # (B,)
 
     def __len__(self) -> int:
         return self.pos
@@ -133,7 +135,15 @@ class KVCache:
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
     def causal_mask(self, T: int, device=None):
-        """(attn_mask, is_causal) for scaled_dot_product_attention: T new queries, pos + T keys."""
+        """(attn_mask, is_causal) for scaled_dot_product_attention: T new queries, pos + T keys.
+        With left padding, a boolean (B, 1, T, pos + T) mask that also hides each row's padding."""
+        if self.pad is not None:
+            q_pos = self.pos + torch.arange(T, device=device)  # (T,) absolute positions of the queries
+            k_pos = torch.arange(self.pos + T, device=device)  # (S,)
+            allowed = (k_pos[None, None, :] <= q_pos[None, :, None]) & \
+                (k_pos[None, None, :] >= self.pad.to(device)[:, None, None])  # (B, T, S)
+            allowed |= k_pos[None, None, :] == q_pos[None, :, None]  # a padding query sees itself: no empty row
+            return allowed[:, None], False  # (B, 1, T, S): broadcast over the heads
         if self.pos == 0:
             return None, True  # prefill: the usual lower triangle
         if T == 1:
@@ -150,11 +160,36 @@ def _takes_cache(model) -> bool:
     return "kv_cache" in inspect.signature(model.forward).parameters
 
 
+def _left_padding(model, idx: torch.Tensor, attention_mask, max_new_tokens: int, block: int, use_cache: bool) -> torch.Tensor:
+    """Each row's number of left-padding positions (batch,), after checking ``attention_mask``."""
+    mask = validate.tensor("attention_mask", attention_mask, dtype=("integer", "bool"), ndim=(1, 2))
+    mask = (mask[None] if mask.dim() == 1 else mask).long()
+    if mask.shape != idx.shape:
+        raise validate.ShapeError(f"attention_mask {tuple(mask.shape)} must have the shape of idx {tuple(idx.shape)}.")
+    if ((mask != 0) & (mask != 1)).any():
+        raise validate.ArgumentValueError("attention_mask must hold 0 (padding) and 1 (a token) only.")
+    if (mask[:, 1:] < mask[:, :-1]).any() or (mask[:, -1] == 0).any():
+        raise validate.ArgumentValueError("attention_mask must be left padding: in each row, zeros then at least one 1 "
+                                          "(pad prompts on the left, so every row's newest token is last).")
+    if not (use_cache and _takes_cache(model) and getattr(model, "supports_left_padding", False)):
+        raise validate.ArgumentValueError("attention_mask (left-padded prompts) needs the cached path of a model with "
+                                          "relative positions (the course's Llama with RoPE); generate each prompt on its own.")
+    if idx.shape[1] + max_new_tokens > block:
+        raise validate.ArgumentValueError(f"left-padded prompts of {idx.shape[1]} tokens plus max_new_tokens={max_new_tokens} "
+                                          f"do not fit the context of {block}; ask for fewer tokens.")
+    return (mask == 0).sum(1)
+
+
 def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
              generator: torch.Generator | None = None, use_cache: bool = True,
-             stop_token: int | None = None, on_token=None) -> torch.Tensor:
+             stop_token: int | None = None, on_token=None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Append ``max_new_tokens`` tokens to idx (batch, tokens); returns (batch, tokens + new).
+
+    Prompts of different lengths go in one batch left-padded, with ``attention_mask`` (batch, tokens)
+    0 over each row's padding and 1 over its tokens: no token attends to the padding. It needs the
+    cached path and a model whose positions are relative (RoPE: a row shifted right by its padding
+    sees the same distances between its tokens), and prompt plus new tokens must fit in the context.
 
     With ``use_cache`` (and a model that takes a kv_cache) the prompt is processed once and each
     step feeds only the newest token. A prompt longer than the model's context is cropped to its last
@@ -179,6 +214,7 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
             f"the prompt is empty (idx of shape {tuple(idx.shape)}); give at least one token, "
             f"e.g. a beginning-of-text token.")
     block = _block_size(model)
+    pad = None if attention_mask is None else _left_padding(model, idx, attention_mask, max_new_tokens, block, use_cache)
     if idx.shape[1] > block:
         warnings.warn(f"the prompt has {idx.shape[1]} tokens, more than the model's context of {block}; "
                       f"only its last {block} tokens are used.", stacklevel=2)
@@ -194,7 +230,7 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
                 logits = _logits(model, idx[:, -block:])[:, -1, :]  # the whole window, every step
             elif cache is None or cache.pos == cache.max_len:  # prefill (or refill once the window is full)
                 context = idx[:, -(max(1, block // 2) if cache is not None else block):]
-                cache = KVCache(model.config.n_layer, min(block, context.shape[1] + max_new_tokens - step))
+                cache = KVCache(model.config.n_layer, min(block, context.shape[1] + max_new_tokens - step), pad)
                 logits = model(context, kv_cache=cache)[:, -1, :]
             else:
                 logits = model(idx[:, -1:], kv_cache=cache)[:, -1, :]  # only the newest token

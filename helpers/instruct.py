@@ -163,10 +163,19 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits[:, :-1].float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
 
 
+def trim_padding(input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor):
+    """A right-padded batch (B, T) each without the columns that are padding in every row: the same
+    loss and log-probabilities, less work (``encode_chats`` pads every conversation to the longest)."""
+    from .text_batches import trim_batch
+
+    input_ids, attention_mask = trim_batch(input_ids, attention_mask)  # (B, T') with T' <= T
+    return input_ids, attention_mask, labels[:, :input_ids.shape[1]]
+
+
 def sft_step(model, batch):
     """The step of ``helpers.training.train`` for SFT: batch = (input_ids, attention_mask, labels)
     (B, T) each -> (loss on the assistant tokens, {"tokens": labelled tokens in the batch})."""
-    input_ids, attention_mask, labels = batch
+    input_ids, attention_mask, labels = trim_padding(*batch)
     loss = sft_loss(_logits(model, input_ids, attention_mask), labels)
     return loss, {"tokens": float((labels[:, 1:] != IGNORE).sum())}
 

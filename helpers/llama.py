@@ -220,10 +220,11 @@ class Attention(nn.Module):
             k, v = kv_cache.update(self.layer, k, v)
             mask, is_causal = kv_cache.causal_mask(T, x.device)
         rep = self.n_head // self.n_kv_head
-        if T == 1 and mask is None and not is_causal and rep > 1:
+        if T == 1 and not is_causal and rep > 1:
             # one new token (cached generation): the rep query heads of a group become rep rows that
-            # attend to their shared keys, with no copy of the cache: (B, Hkv, rep, D) -> (B, H, 1, D)
-            y = F.scaled_dot_product_attention(q.view(B, self.n_kv_head, rep, self.head_dim), k, v)
+            # attend to their shared keys, with no copy of the cache: (B, Hkv, rep, D) -> (B, H, 1, D);
+            # a padding mask (B, 1, 1, S) broadcasts over them
+            y = F.scaled_dot_product_attention(q.view(B, self.n_kv_head, rep, self.head_dim), k, v, attn_mask=mask)
             y = y.view(B, self.n_head, 1, self.head_dim)
         else:
             y = F.scaled_dot_product_attention(q, repeat_kv(k, rep), repeat_kv(v, rep), attn_mask=mask,
@@ -284,6 +285,12 @@ class Llama(nn.Module):
     def _init_weights(module):
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    @property
+    def supports_left_padding(self) -> bool:
+        """Left-padded batches in ``generate``: with RoPE (or no positions) only distances between
+        tokens matter, so a row shifted right by its padding computes what it would alone."""
+        return self.wpe is None
 
     def num_params(self) -> int:
         """Parameters, each counted once (a tied head is the embedding matrix)."""

@@ -102,25 +102,37 @@ def merged_llama(model, block_size: int = 1024):
 @torch.no_grad()
 def sample_replies(model, tokenizer, prompts: Sequence, n: int = 1, max_new_tokens: int = 48,
                    temperature: float = 1.0, top_p: float | None = 0.95, greedy: bool = False,
-                   seed: int = 0) -> list[list[str]]:
-    """n replies per prompt (a string: one user turn, or a conversation), sampled as one batch per
-    prompt through ``generate``, cut at the end-of-turn token -> [[reply, ...] per prompt]."""
+                   seed: int = 0, batch_size: int = 8) -> list[list[str]]:
+    """n replies per prompt (a string: one user turn, or a conversation), cut at the end-of-turn token
+    -> [[reply, ...] per prompt]. ``batch_size`` prompts (times n rows) go through ``generate`` at once,
+    left-padded to the longest, when the model allows it (the course's Llama); otherwise one prompt
+    at a time: fewer, wider decoding steps, each reading every weight once."""
     from .generation import generate
 
-    n = validate.positive_int("n", n)
+    n, batch_size = validate.positive_int("n", n), validate.positive_int("batch_size", batch_size)
     stop = end_of_turn_id(tokenizer)
+    if not getattr(model, "supports_left_padding", False):
+        batch_size = 1
     g = torch.Generator().manual_seed(seed)
     out = []
-    for p in prompts:
-        conv = [{"role": "user", "content": p}] if isinstance(p, str) else list(p)
-        idx = prompt_ids(tokenizer, conv).repeat(n, 1)  # (n, T)
+    for start in range(0, len(prompts), batch_size):
+        rows = []
+        for p in prompts[start:start + batch_size]:
+            conv = [{"role": "user", "content": p}] if isinstance(p, str) else list(p)
+            rows += [prompt_ids(tokenizer, conv)[0]] * n  # (T_i,) each
+        width = max(len(r) for r in rows)
+        idx = torch.full((len(rows), width), stop, dtype=torch.long)  # (rows, width), left-padded
+        mask = torch.zeros_like(idx)
+        for i, r in enumerate(rows):
+            idx[i, width - len(r):], mask[i, width - len(r):] = r, 1
+        padded = bool((mask == 0).any())
         ids = generate(model, idx, max_new_tokens, temperature=temperature, top_p=top_p, greedy=greedy,
-                       generator=g, stop_token=stop)[:, idx.shape[1]:]
+                       generator=g, stop_token=stop, attention_mask=mask if padded else None)[:, width:]
         replies = []
         for row in ids.tolist():
             row = row[:row.index(stop)] if stop in row else row
             replies.append(tokenizer.decode(row, skip_special_tokens=True).strip())
-        out.append(replies)
+        out += [replies[i:i + n] for i in range(0, len(replies), n)]
     return out
 
 
@@ -133,8 +145,7 @@ def task_scores(model, tokenizer, examples, max_new: dict | None = None) -> dict
     out = {}
     for task in [t for t in TASKS if t in by_task]:
         exs = by_task[task]
-        replies = [r[0] for e in exs for r in sample_replies(model, tokenizer, [e.prompt], 1, max_new[task],
-                                                              greedy=True)]
+        replies = [r[0] for r in sample_replies(model, tokenizer, [e.prompt for e in exs], 1, max_new[task], greedy=True)]
         out[task] = round(score(task, replies, [e.answer for e in exs]), 2)
     return out
 

@@ -194,3 +194,45 @@ def test_generation_benchmark_writes_its_figures(tmp_path):
     assert r["parity_max_abs_logit_diff"] < 1e-4 and r["greedy_match"] is True
     assert r["tokens_per_s"] > 0 and r["reference"]["tokens_per_s"] > 0 and r["kv_cache_speedup"] > 0
     assert r["goals"] == {} and r["new_tokens"] == 12
+
+
+@pytest.mark.parametrize("n_kv", [1, 4])
+def test_left_padded_prompts_generate_what_each_prompt_does_alone(n_kv):
+    torch.manual_seed(0)
+    model = Llama(LlamaConfig(vocab_size=50, block_size=32, n_layer=2, n_head=4, n_kv_head=n_kv, n_embd=32,
+                              mlp_hidden=64)).eval()
+    prompts = [torch.randint(1, 50, (t,)) for t in (3, 7, 5)]
+    width = max(len(p) for p in prompts)
+    idx = torch.zeros(len(prompts), width, dtype=torch.long)
+    mask = torch.zeros_like(idx)
+    for i, p in enumerate(prompts):
+        idx[i, width - len(p):], mask[i, width - len(p):] = p, 1
+    idx[mask == 0] = 7  # whatever the padding holds, no token may see it
+    together = generate(model, idx, 6, greedy=True, attention_mask=mask)[:, width:]
+    for row, p in zip(together, prompts):
+        assert row.tolist() == generate(model, p[None], 6, greedy=True)[0, len(p):].tolist()
+    # the logits too, not only the argmax: one prompt padded equals itself unpadded
+    from helpers.generation import KVCache
+    cache = KVCache(2, 16, pad=torch.tensor([width - len(prompts[0])]))
+    padded = model(idx[:1], kv_cache=cache)[0, -1]
+    alone = model(prompts[0][None])[0, -1]
+    assert torch.allclose(padded, alone, atol=1e-5)
+
+
+def test_left_padding_is_checked_before_anything_runs():
+    model = Llama(LlamaConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_kv_head=1, n_embd=16, mlp_hidden=32))
+    idx, left = torch.ones(2, 3, dtype=torch.long), torch.tensor([[0, 1, 1], [1, 1, 1]])
+    with pytest.raises(ValueError, match="left padding"):
+        generate(model, idx, 2, attention_mask=torch.tensor([[1, 1, 0], [1, 1, 1]]))
+    with pytest.raises(ValueError, match="left padding"):
+        generate(model, idx, 2, attention_mask=torch.tensor([[0, 0, 0], [1, 1, 1]]))
+    with pytest.raises(ValueError, match="shape of idx"):
+        generate(model, idx, 2, attention_mask=left[:, 1:])
+    with pytest.raises(ValueError, match="do not fit"):
+        generate(model, idx, 6, attention_mask=left)
+    with pytest.raises(ValueError, match="cached path"):
+        generate(model, idx, 2, attention_mask=left, use_cache=False)
+    learned = Llama(LlamaConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_kv_head=1, n_embd=16,
+                                mlp_hidden=32, pos="learned"))
+    with pytest.raises(ValueError, match="relative positions"):
+        generate(learned, idx, 2, attention_mask=left)

@@ -65,7 +65,7 @@ def tiny():
 # --- instruct ------------------------------------------------------------------------------------
 
 
-@covers(I, "check_conversation", "render_chat", "assistant_only_labels", "encode_chats")
+@covers(I, "check_conversation", "render_chat", "assistant_only_labels", "encode_chats", "trim_padding")
 @FAST
 @given(user=TEXT, reply=TEXT, turns=st.integers(1, 3), system=st.one_of(st.none(), TEXT))
 def test_labels_are_the_replies_and_nothing_else(user, reply, turns, system):
@@ -84,6 +84,11 @@ def test_labels_are_the_replies_and_nothing_else(user, reply, turns, system):
     refuses(lambda: I.assistant_only_labels(TOK, c, max_length=len(ids) - 1), "max_length")
     refuses(lambda: I.render_chat(object(), c), "tokenizer")
     refuses(lambda: I.encode_chats(TOK, []), "conversations")
+    wide = I.encode_chats(TOK, [c, other], max_length=len(ids) + 40, pad_id=0)
+    wide = tuple(torch.cat([t, torch.full((2, 5), v)], 1) for t, v in zip(wide, (0, 0, I.IGNORE)))  # 5 more pad columns
+    trimmed = I.trim_padding(*wide)
+    assert trimmed[0].shape[1] == int(wide[1].sum(1).max()) and (trimmed[2] != I.IGNORE).sum() == (wide[2] != I.IGNORE).sum()
+    refuses(lambda: I.trim_padding(wide[0], wide[1][:, :3], wide[2]), "attention_mask")
 
 
 @covers(I, "sft_loss", "sft_step")
@@ -214,6 +219,9 @@ def test_prompts_generation_and_adapters(tiny, tmp_path_factory, n, seed):
     replies = PT.sample_replies(fast, TOK, prompts[:2], n=2, max_new_tokens=3, seed=seed)
     assert len(replies) == min(2, n) and all(len(r) == 2 for r in replies)
     refuses(lambda: PT.sample_replies(fast, TOK, prompts, n=0), "n")
+    refuses(lambda: PT.sample_replies(fast, TOK, prompts, batch_size=0), "batch_size")
+    one_by_one = PT.sample_replies(fast, TOK, prompts[:3], n=1, max_new_tokens=3, greedy=True, batch_size=1)
+    assert PT.sample_replies(fast, TOK, prompts[:3], n=1, max_new_tokens=3, greedy=True, batch_size=3) == one_by_one
     scores = PT.task_scores(fast, TOK, [CD.Example("sentiment", "d", "say", "positive")], {"sentiment": 2})
     assert 0 <= scores["sentiment"] <= 100
     path = tmp_path_factory.mktemp("adapter") / "a.safetensors"
