@@ -115,6 +115,7 @@ class KVCache:
         self.k = self.v = None
         # left padding: row b's first pad[b] positions hold no token, and no query may attend to them
         self.pad = None if pad is None else validate.tensor("pad", pad, dtype="integer", ndim=1)  # (B,)
+        self._pad_mask = None  # (pos, T, mask): every layer of a step asks for the same mask
 
     def __len__(self) -> int:
         return self.pos
@@ -138,12 +139,14 @@ class KVCache:
         """(attn_mask, is_causal) for scaled_dot_product_attention: T new queries, pos + T keys.
         With left padding, a boolean (B, 1, T, pos + T) mask that also hides each row's padding."""
         if self.pad is not None:
-            q_pos = self.pos + torch.arange(T, device=device)  # (T,) absolute positions of the queries
-            k_pos = torch.arange(self.pos + T, device=device)  # (S,)
-            allowed = (k_pos[None, None, :] <= q_pos[None, :, None]) & \
-                (k_pos[None, None, :] >= self.pad.to(device)[:, None, None])  # (B, T, S)
-            allowed |= k_pos[None, None, :] == q_pos[None, :, None]  # a padding query sees itself: no empty row
-            return allowed[:, None], False  # (B, 1, T, S): broadcast over the heads
+            if self._pad_mask is None or self._pad_mask[:2] != (self.pos, T):
+                q_pos = self.pos + torch.arange(T, device=device)  # (T,) absolute positions of the queries
+                k_pos = torch.arange(self.pos + T, device=device)  # (S,)
+                allowed = (k_pos[None, None, :] <= q_pos[None, :, None]) & \
+                    (k_pos[None, None, :] >= self.pad.to(device)[:, None, None])  # (B, T, S)
+                allowed |= k_pos[None, None, :] == q_pos[None, :, None]  # a padding query sees itself: no empty row
+                self._pad_mask = (self.pos, T, allowed[:, None])  # (B, 1, T, S): broadcast over the heads
+            return self._pad_mask[2], False
         if self.pos == 0:
             return None, True  # prefill: the usual lower triangle
         if T == 1:
