@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from . import validation as validate
-from .instruct import IGNORE, _logits, check_conversation, encode_chats, trim_padding
+from .instruct import check_conversation, encode_chats, labelled_logits, trim_padding
 
 
 @dataclass
@@ -96,10 +96,9 @@ def encode_pairs(tokenizer, pairs: Sequence[Pair], max_length: int = 512):
 def sequence_logps(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Summed log-probability of each sequence's labelled tokens: (B, T) each -> (B,)."""
     input_ids, attention_mask, labels = trim_padding(input_ids, attention_mask, labels)
-    logits = _logits(model, input_ids, attention_mask)[:, :-1].float()  # (B, T-1, vocab) predicts labels[:, 1:]
-    targets = labels[:, 1:]
-    logp = torch.gather(F.log_softmax(logits, -1), 2, targets.clamp(min=0)[..., None])[..., 0]  # (B, T-1)
-    return (logp * (targets != IGNORE)).sum(1)
+    logits, targets, rows = labelled_logits(model, input_ids, attention_mask, labels)  # (N, vocab), (N,), (N,)
+    logp = torch.gather(F.log_softmax(logits.float(), -1), 1, targets[:, None])[:, 0]  # (N,)
+    return torch.zeros(len(input_ids), dtype=logp.dtype, device=logp.device).index_add(0, rows, logp)  # (B,)
 
 
 def _flat(t: torch.Tensor) -> torch.Tensor:

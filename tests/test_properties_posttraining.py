@@ -109,6 +109,45 @@ def test_sft_loss_is_the_mean_over_labelled_shifted_tokens(B, T, V, seed):
     refuses(lambda: I.sft_loss(logits[0], labels), "logits")
 
 
+@covers(I, "labelled_logits")
+@FEW
+@given(seed=st.integers(0, 99), lengths=st.lists(st.integers(3, 9), min_size=1, max_size=3))
+def test_labelled_logits_are_the_full_logits_where_scored(tiny, seed, lengths):
+    """The output layer on the scored positions only gives the numbers of the full forward pass there,
+    for a transformers model, a peft one (adapters off zero, and switched off) and the course's Llama;
+    sft_step's loss and gradients are sft_loss's on the full logits."""
+    from helpers.llama import Llama
+
+    g = torch.Generator().manual_seed(seed)
+    T = max(lengths)
+    ids = torch.randint(3, 260, (len(lengths), T), generator=g)
+    mask = (torch.arange(T) < torch.tensor(lengths)[:, None]).long()  # right padding
+    labels = torch.where(torch.rand(len(lengths), T, generator=g) < 0.5, ids, torch.full_like(ids, I.IGNORE))
+    labels[mask == 0] = I.IGNORE
+    labels[:, 2] = ids[:, 2]  # at least one scored position per row
+    peft_model = I.add_causal_lora(copy.deepcopy(tiny), r=2).eval()  # eval: no LoRA dropout, comparable passes
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5, generator=g)  # adapters that change the logits
+    course = Llama.from_hf(tiny.eval(), block_size=16)
+    for model in (tiny, peft_model, course):
+        full = I._logits(model, ids, mask)[:, :-1]  # (B, T-1, vocab)
+        logits, targets, rows = I.labelled_logits(model, ids, mask, labels)
+        scored = labels[:, 1:] != I.IGNORE
+        assert torch.allclose(logits, full[scored], atol=1e-5)
+        assert torch.equal(targets, labels[:, 1:][scored]) and torch.equal(rows, scored.nonzero()[:, 0])
+    with P.reference(peft_model):
+        assert torch.allclose(I.labelled_logits(peft_model, ids, mask, labels)[0],
+                              I._logits(tiny, ids, mask)[:, :-1][labels[:, 1:] != I.IGNORE], atol=1e-5)
+    loss, parts = I.sft_step(peft_model, (ids, mask, labels))
+    grads = torch.autograd.grad(loss, [p for p in peft_model.parameters() if p.requires_grad])
+    want = I.sft_loss(I._logits(peft_model, ids, mask), labels)
+    want_grads = torch.autograd.grad(want, [p for p in peft_model.parameters() if p.requires_grad])
+    assert torch.allclose(loss, want, atol=1e-5) and parts["tokens"] == int(scored.sum())
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, want_grads))
+
+
 @covers(I, "add_causal_lora", "prompt_ids", "end_of_turn_id", "chat_reply")
 @FEW
 @given(r=st.integers(1, 4), user=TEXT)
