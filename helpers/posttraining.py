@@ -50,10 +50,12 @@ def review_prompts(n: int, seed: int = 0) -> list[str]:
 
 # ---- the judge: notebook 09's fine-tuned MiniLM sentiment classifier, cached --------------------
 
-def sentiment_judge(n_train: int = 800, epochs: int = 1, max_length: int = 64, seed: int = 0, progress: bool = True):
-    """(classifier, tokenizer): MiniLM + a head fine-tuned on IMDB reviews (``finetuning.fine_tune``,
-    as notebook 09), trained once and kept in the cache in the course's checkpoint format, keyed by
-    these settings (change one and it trains again)."""
+def sentiment_judge(n_train: int = 800, epochs: int = 1, max_length: int = 64, seed: int = 0, progress: bool = True,
+                    corpus: str = "imdb"):
+    """(classifier, tokenizer): MiniLM + a head fine-tuned on ``corpus``'s labelled reviews (IMDB reviews,
+    or the Rotten Tomatoes sentences of notebook 09: short, like the replies it will judge, and cheaper to
+    train on), with ``finetuning.fine_tune`` (batches grouped by length), trained once and kept in the
+    cache in the course's checkpoint format, keyed by these settings (change one and it trains again)."""
     from transformers import AutoModel, AutoTokenizer
 
     from . import data
@@ -61,17 +63,18 @@ def sentiment_judge(n_train: int = 800, epochs: int = 1, max_length: int = 64, s
     from .finetuning import SequenceClassifier, fine_tune
 
     n_train = validate.integer("n_train", n_train, low=20)
+    corpus = validate.one_of("corpus", corpus, ("imdb", "rotten_tomatoes"))
     tok = AutoTokenizer.from_pretrained(data.minilm_dir())
     model = SequenceClassifier(AutoModel.from_pretrained(data.minilm_dir()), num_labels=2)
-    key = data.cache_key("judge-sentiment", [data.asset_path("imdb"), data.minilm_dir() / "config.json"],
-                         n_train=n_train, epochs=epochs, max_length=max_length, seed=seed)
+    key = data.cache_key("judge-sentiment", [data.asset_path(corpus), data.minilm_dir() / "config.json"],
+                         n_train=n_train, epochs=epochs, max_length=max_length, seed=seed, corpus=corpus, grouped=True)
     path = data.cache_dir() / f"{key}.safetensors"
     if path.exists():
         load_checkpoint(path, model, restore_rng=False)
     else:
-        parts = data.sentiment("imdb", seed=seed, max_examples=int(n_train / 0.8) + 1)
+        parts = data.sentiment(corpus, seed=seed, max_examples=int(n_train / 0.8) + 1)
         history = fine_tune(model, tok, parts["train"], parts["validation"], epochs=epochs, batch_size=16,
-                            lr=5e-5, max_length=max_length, seed=seed, device="cpu")
+                            lr=5e-5, max_length=max_length, seed=seed, device="cpu", group_by_length=True)
         save_checkpoint(path, model, extra={"val_accuracy": history.best_accuracy})
     return model.eval(), tok
 
