@@ -10,7 +10,9 @@
 Writes ``bench/results/seq2seq.json`` with ``translation``: copy_bleu, copy_chrf (copying the Folio line),
 bleu, chrf (greedy), beam_bleu, beam_chrf (beam search with the width and length penalty chosen on the
 validation plays: ``beam_tuning``), train_seconds, sentences_per_s (greedy decoding) and
-beam_sentences_per_s, all on a seeded sample of pairs from the test plays (no test play is trained on);
+beam_sentences_per_s, all on a seeded sample of pairs from the test plays (no test play is trained on),
+with ``search_errors_greedy`` / ``search_errors_beam``: of the ``greedy_wrong_lines``, those where the model
+scores the modern line above greedy's / the beam's output (what a wider search could still repair);
 and ``summarisation``: ROUGE-1/2/L of lead-k (k chosen on the validation papers), the extractive oracle,
 SmolLM2 zero-shot (``zero_shot_rouge_l``) and SmolLM2 + LoRA (``lora_rouge_l``) on the 100 test papers.
 Goals on 2 idle cores: BLEU >= 60 within 10 minutes of training, beam >= greedy + 1, LoRA > lead-k.
@@ -40,7 +42,7 @@ from helpers.metrics import corpus_bleu, corpus_chrf  # noqa: E402
 from helpers.parallel import build_corpus, parallel_corpus  # noqa: E402
 from helpers.pretraining import TrainConfig, train  # noqa: E402
 from helpers.seq2seq import (CharTokenizer, Seq2Seq, Seq2SeqConfig, batch_sampler, pairs_to_batches,  # noqa: E402
-                             seconds_per_step, translate)
+                             seconds_per_step, sequence_logprob, translate)
 
 QUICK_PLAYS = ["comedy_of_errors", "macbeth", "tempest"]
 RESULTS = Path(__file__).resolve().parent / "results" / "seq2seq.json"
@@ -110,6 +112,17 @@ def tune_beam(model, tok, val_pairs, widths) -> tuple[dict, list[dict]]:
     return best, trials
 
 
+def search_errors(model, tok, pairs, greedy_hyps, beam_hyps) -> dict:
+    """Of the test lines greedy decoding gets wrong, how many the model scores the modern line higher than
+    greedy's output (search errors: what beam search can repair) and higher than the beam's output."""
+    wrong = [i for i, ((_, t), g) in enumerate(zip(pairs, greedy_hyps)) if g != t]
+    src, ref = [pairs[i][0] for i in wrong], [pairs[i][1] for i in wrong]
+    modern = sequence_logprob(model, tok, src, ref)
+    above_greedy = int((modern > sequence_logprob(model, tok, src, [greedy_hyps[i] for i in wrong])).sum())
+    above_beam = int((modern > sequence_logprob(model, tok, src, [beam_hyps[i] for i in wrong])).sum())
+    return {"greedy_wrong_lines": len(wrong), "search_errors_greedy": above_greedy, "search_errors_beam": above_beam}
+
+
 def translation(args) -> dict:
     if args.quick:  # four short plays, aligned in seconds (the whole corpus takes a minute the first time)
         corpus = build_corpus(plays=QUICK_PLAYS, n_val=1, n_test=1, progress=False)
@@ -134,7 +147,7 @@ def translation(args) -> dict:
                          best["length_penalty"])
     default = beam if (best["beam_width"], best["length_penalty"]) == (args.beam, 1.0) else \
         decode_scores(model, tok, test, args.beam, 128, 1.0)
-    return {
+    return {**search_errors(model, tok, test, greedy["hyps"], beam["hyps"]),
         "copy_bleu": copy_bleu, "copy_chrf": copy_chrf, "bleu": greedy["bleu"], "chrf": greedy["chrf"],
         "beam_bleu": beam["bleu"], "beam_chrf": beam["chrf"], "beam_width": best["beam_width"],
         "length_penalty": best["length_penalty"], "beam_tuning": trials, "val_pairs": len(val),
@@ -278,6 +291,9 @@ def main(argv=None) -> dict:
         name = f"beam {tr['beam_width']}, lp {tr['length_penalty']}"
         print(f"{name:<26}{tr['beam_bleu']:>8.2f}{tr['beam_chrf']:>8.2f}{tr['beam_sentences_per_s']:>10.1f}")
         print(f"trained {tr['train_steps']} steps in {tr['train_seconds']:.0f} s")
+        if "greedy_wrong_lines" in tr:
+            print(f"of {tr['greedy_wrong_lines']} lines greedy gets wrong, the model scores the modern line higher "
+                  f"(search errors) in {tr['search_errors_greedy']}; above the beam's output in {tr['search_errors_beam']}")
     if sm and args.task != "translation":
         print(f"\nsummarisation ({sm['aspect']}, {sm['papers']} {sm['split']} papers)")
         print(f"{'way':<26}{'R-1':>8}{'R-2':>8}{'R-L':>8}")

@@ -348,6 +348,36 @@ def translate(model: Seq2Seq, tok: CharTokenizer, sources: Sequence[str], beam_w
 
 
 @torch.no_grad()
+def sequence_logprob(model: Seq2Seq, tok: CharTokenizer, sources: Sequence[str], targets: Sequence[str],
+                     batch_size: int = 128) -> torch.Tensor:
+    """The model's log-probability of each target given its source, summed over its characters and the
+    closing <eos>: (n,). Set beside a decoder's output, the reference tells the two kinds of error apart:
+    a reference the model scores *higher* than the output is a search error (a wider search could find
+    it), one it scores lower is a model error (no search will pick it)."""
+    if not isinstance(tok, CharTokenizer):
+        raise validate.ArgumentTypeError(f"tok must be a CharTokenizer; got {type(tok).__name__}.")
+    for name, texts in (("sources", sources), ("targets", targets)):
+        if isinstance(texts, str):
+            raise validate.ArgumentTypeError(f"{name} must be a list of strings; wrap a single line in a list.")
+    sources, targets = validate.list_of_str("sources", sources, min_len=0), validate.list_of_str("targets", targets, min_len=0)
+    if len(sources) != len(targets):
+        raise validate.ArgumentValueError(f"{len(sources)} sources but {len(targets)} targets: give one target per source.")
+    batch_size = validate.positive_int("batch_size", batch_size)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(sources), batch_size):
+        src, mask = tok.batch(sources[i:i + batch_size], model.config.max_len)
+        tgt, tgt_mask = tok.batch(targets[i:i + batch_size], model.config.max_len, bos=True, eos=True)
+        logp = model(src.to(device), mask.to(device), tgt[:, :-1].to(device)).log_softmax(-1)  # (n, T, vocab)
+        picked = logp.gather(2, tgt[:, 1:, None].to(device))[..., 0]  # (n, T): each next character's
+        out.append((picked * tgt_mask[:, 1:].to(device)).sum(1).cpu())  # padding counts for nothing
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+@torch.no_grad()
 def cross_attention_map(model: Seq2Seq, tok: CharTokenizer, source: str, target: str, layer: int = -1):
     """Attention weights (target chars + <eos>, source chars + <eos>) while the model reads ``target``:
     a decoder layer's cross-attention averaged over heads (``layer``), or with ``layer="copy"`` the weights

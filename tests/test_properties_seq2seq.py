@@ -134,7 +134,8 @@ def test_seq2seq_parts(lines, bad):
         refuses(lambda: cls("8", 2), "n_embd")
 
 
-@covers(S, "pairs_to_batches", "batch_sampler", "translate", "cross_attention_map", "seconds_per_step")
+@covers(S, "pairs_to_batches", "batch_sampler", "translate", "cross_attention_map", "seconds_per_step",
+        "sequence_logprob")
 @FEW
 @given(lines=LINES, beam=st.integers(1, 2), bad=bad_int(1))
 def test_seq2seq_data_and_decoding(lines, beam, bad):
@@ -159,6 +160,10 @@ def test_seq2seq_data_and_decoding(lines, beam, bad):
     refuses(lambda: S.translate(model, tok, lines, beam_width=bad), "beam_width")
     refuses(lambda: S.translate(model, tok, lines, batch_size=bad), "batch_size")
     refuses(lambda: S.translate(model, None, lines), "tok")
+    assert S.sequence_logprob(model, tok, lines, out).shape == (len(lines),)
+    refuses(lambda: S.sequence_logprob(model, tok, lines, out[:-1]), "targets")
+    refuses(lambda: S.sequence_logprob(model, tok, lines, out, batch_size=bad), "batch_size")
+    refuses(lambda: S.sequence_logprob(model, None, lines, out), "tok")
     w = S.cross_attention_map(model, tok, lines[0], "AB")
     assert w.shape == (3, len(lines[0]) + 1)
     refuses(lambda: S.cross_attention_map(model, tok, lines[0], "AB", layer=5), "layer")

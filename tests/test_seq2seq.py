@@ -10,7 +10,7 @@ import torch
 from helpers.beam_search import beam_search, greedy_decode
 from helpers.pretraining import IGNORE_INDEX, TrainConfig, train
 from helpers.seq2seq import (CharTokenizer, Seq2Seq, Seq2SeqConfig, batch_sampler, cross_attention_map,
-                             pairs_to_batches, translate)
+                             pairs_to_batches, sequence_logprob, translate)
 
 WORDS = "love liue heauen giue vnto selfe king night good lord".split()
 
@@ -94,6 +94,36 @@ def test_cached_and_uncached_greedy_agree_and_beam_1_is_greedy(tok, copy):
         translate(model, tok, sources, beam_width=2, length_penalty=-1)
     with pytest.raises(ValueError, match="max_len"):
         model(src, mask, torch.zeros(1, 50, dtype=torch.long))
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["copy-head", "no-copy-head"])
+def test_sequence_logprob_is_what_greedy_decoding_scores(tok, copy):
+    """The teacher-forced log-probability of the greedy output equals the sum of the log-probabilities
+    that decoding one character at a time gave each of its choices (so the two can be compared with a
+    reference's), and padding in a batch changes nothing."""
+    model = small_model(tok, seed=4, copy=copy)
+    sources = [s for s, _ in toy_pairs(6, seed=2)]
+    outputs = translate(model, tok, sources, max_new_tokens=20)
+    src, mask = tok.batch(sources)
+    state, total = model.start_state(src, mask), torch.zeros(len(sources))
+    tokens, alive = torch.full((len(sources),), tok.bos_id), torch.ones(len(sources), dtype=torch.bool)
+    with torch.no_grad():
+        for _ in range(21):
+            logits, state = model.step(tokens, state)
+            logp = logits.log_softmax(-1)
+            tokens = logp.argmax(-1)
+            total += torch.where(alive, logp.gather(1, tokens[:, None])[:, 0], torch.zeros(()))
+            alive &= tokens != tok.eos_id
+    finished = ~alive  # outputs cut at max_new_tokens have no <eos> to score
+    got = sequence_logprob(model, tok, sources, outputs)
+    torch.testing.assert_close(got[finished], total[finished], atol=1e-4, rtol=1e-4)
+    one_by_one = torch.cat([sequence_logprob(model, tok, [s], [o]) for s, o in zip(sources, outputs)])
+    torch.testing.assert_close(got, one_by_one, atol=1e-5, rtol=1e-5)
+    assert sequence_logprob(model, tok, sources, outputs, batch_size=2).shape == (len(sources),)
+    with pytest.raises(ValueError, match="targets"):
+        sequence_logprob(model, tok, sources, outputs[:-1])
+    with pytest.raises(TypeError, match="sources"):
+        sequence_logprob(model, tok, sources[0], outputs[0])
 
 
 def markov_step(table):
