@@ -356,9 +356,6 @@ def sequence_logprob(model: Seq2Seq, tok: CharTokenizer, sources: Sequence[str],
     it), one it scores lower is a model error (no search will pick it)."""
     if not isinstance(tok, CharTokenizer):
         raise validate.ArgumentTypeError(f"tok must be a CharTokenizer; got {type(tok).__name__}.")
-    for name, texts in (("sources", sources), ("targets", targets)):
-        if isinstance(texts, str):
-            raise validate.ArgumentTypeError(f"{name} must be a list of strings; wrap a single line in a list.")
     sources, targets = validate.list_of_str("sources", sources, min_len=0), validate.list_of_str("targets", targets, min_len=0)
     if len(sources) != len(targets):
         raise validate.ArgumentValueError(f"{len(sources)} sources but {len(targets)} targets: give one target per source.")
